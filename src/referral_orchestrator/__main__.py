@@ -1,0 +1,7 @@
+"""``python -m referral_orchestrator``."""
+
+import sys
+
+from ._cli import main
+
+sys.exit(main())

@@ -1,0 +1,195 @@
+"""The command line. The only module that parses argv and prints.
+
+Heavy imports (LangGraph, the runners) happen inside the commands, so ``--help`` is fast.
+Errors become one line on stderr and the exit code of their family (see ``_errors``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+from ._errors import ReferralError, UsageError
+
+PROG = "referral-orchestrator"
+EXIT_HALTED = 4
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+def _resplit(argv: list[str]) -> list[str]:
+    """Accept a slash command's ``$ARGUMENTS`` handed over as one string (or split badly)."""
+    if not argv:
+        return argv
+    joined = " ".join(argv)
+    needs = (len(argv) <= 2 and any(" --" in a or a.startswith("--") and " " in a for a in argv)) \
+        or any(a[:1] in "\"'" or a[-1:] in "\"'" for a in argv)
+    if not needs:
+        return argv
+    try:
+        return shlex.split(joined)
+    except ValueError:
+        return argv
+
+
+def _add_common(p: argparse.ArgumentParser, fmt: bool = True) -> None:
+    p.add_argument("--plans-dir", default=".claude/plans", metavar="DIR",
+                   help="folder of plan JSON files and checkpoints (default: .claude/plans)")
+    if fmt:
+        p.add_argument("--format", choices=["text", "json", "md"], default="text",
+                       help="output format (default: text)")
+    p.add_argument("--model", default=None,
+                   help="'offline' (default) or an Anthropic model id, e.g. claude-sonnet-5-5")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (also used to render the docs)."""
+    parser = _Parser(prog=PROG, description="Run a referral program launch as a multi-agent "
+                     "state machine with an audit-ready plan JSON.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("launch-program", help="plan and run a launch",
+                       description="Plan and run the launch of a referral program.")
+    p.add_argument("--program", help="program name or id, e.g. \"Customer Advocates\"")
+    p.add_argument("--launch-date", help="go-live date, YYYY-MM-DD")
+    p.add_argument("--channels", help="comma list: email, in-app, sms, push, social, "
+                   "landing-page, partner-portal")
+    p.add_argument("--segments", help="comma list of participant personas (optional)")
+    p.add_argument("--approvers", help="comma list of stakeholders who gate go-live (optional)")
+    p.add_argument("--as-of", help="planning reference date, YYYY-MM-DD (default: today)")
+    p.add_argument("--out", help="artifact folder (default: launches/<plan-id>)")
+    p.add_argument("--roster", help="YAML file: unavailable agents, substitutes, people")
+    p.add_argument("--pattern", choices=["diamond", "pipeline"], default="diamond",
+                   help="diamond: comms and enablement in parallel (default); pipeline: in turn")
+    p.add_argument("--landing-url", help="referral landing page URL for tracking links")
+    _add_common(p)
+
+    p = sub.add_parser("approve", help="record an approver's decision and resume")
+    p.add_argument("plan", metavar="PLAN", help="plan id or path")
+    p.add_argument("--approver", required=True, help="approver name as given in --approvers")
+    p.add_argument("--reject", action="store_true", help="send the package back for rework")
+    p.add_argument("--note", help="what to change (fed back into the rework)")
+    p.add_argument("--by", help="person recording the decision")
+    _add_common(p)
+
+    p = sub.add_parser("escalation", help="the exec sponsor's decision at the top of the ladder")
+    p.add_argument("plan", metavar="PLAN", help="plan id or path")
+    p.add_argument("--decision", required=True,
+                   choices=["proceed", "descope", "postpone", "halt"])
+    p.add_argument("--channel", help="channel to drop (descope)")
+    p.add_argument("--launch-date", help="new go-live date (postpone)")
+    p.add_argument("--note", help="why")
+    p.add_argument("--by", help="person deciding")
+    _add_common(p)
+
+    p = sub.add_parser("resume", help="continue a stopped run from its last checkpoint")
+    p.add_argument("plan", metavar="PLAN", help="plan id or path")
+    _add_common(p)
+
+    p = sub.add_parser("status", help="one plan in detail, or all plans as a table")
+    p.add_argument("plan", metavar="PLAN", nargs="?", help="plan id or path")
+    p.add_argument("--as-of", help="evaluate approval deadlines on this date (default: today)")
+    _add_common(p)
+
+    p = sub.add_parser("validate", help="schema-validate a plan and check its transition chain")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+
+    sub.add_parser("graph", help="print the state machine as Mermaid")
+    return parser
+
+
+def _emit(result: Any, fmt: str) -> int:
+    from ._report import result_markdown, result_text
+
+    data = result.to_dict()
+    if fmt == "json":
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+    elif fmt == "md":
+        print(result_markdown(data))
+    else:
+        print(result_text(data))
+    return EXIT_HALTED if result.status == "halted" else 0
+
+
+def _orchestrator(args: argparse.Namespace) -> Any:
+    from ._orchestrator import Orchestrator
+
+    return Orchestrator(args.plans_dir, model=args.model or "offline")
+
+
+def run(argv: Sequence[str]) -> int:
+    """Run one command; returns the exit code (raises ``ReferralError`` on failure)."""
+    args = build_parser().parse_args(_resplit(list(argv)))
+    if args.command is None:
+        build_parser().print_help()
+        return 0
+    if args.command == "graph":
+        from .graph import build_graph
+
+        print(build_graph().get_graph().draw_mermaid())
+        return 0
+    if args.command == "validate":
+        from ._store import PlanStore
+
+        path, plan = PlanStore(os.path.dirname(args.file) or ".").load(args.file)
+        report = {"file": str(path), "valid": True, "plan_id": plan["plan_id"],
+                  "status": plan["status"], "transitions": len(plan["transitions"]),
+                  "chain_head": plan["integrity"]["chain_head"]}
+        print(json.dumps(report, indent=2) if args.format == "json" else
+              f"{path}: valid ({plan['status']}, {report['transitions']} transitions, "
+              f"chain head {report['chain_head'][:12]})")
+        return 0
+    orch = _orchestrator(args)
+    if args.command == "launch-program":
+        return _emit(orch.launch(
+            args.program, args.launch_date, args.channels, segments=args.segments,
+            approvers=args.approvers, as_of=args.as_of, pattern=args.pattern,
+            roster=args.roster, landing_url=args.landing_url, out_dir=args.out), args.format)
+    if args.command == "approve":
+        return _emit(orch.approve(args.plan, args.approver, reject=args.reject, note=args.note,
+                                  by=args.by), args.format)
+    if args.command == "escalation":
+        return _emit(orch.escalation(args.plan, args.decision, channel=args.channel,
+                                     launch_date=args.launch_date, note=args.note, by=args.by),
+                     args.format)
+    if args.command == "resume":
+        return _emit(orch.resume(args.plan), args.format)
+    if args.plan is None:
+        from ._report import plans_table
+
+        rows = orch.list_plans()
+        print(json.dumps(rows, indent=2) if args.format == "json" else plans_table(rows))
+        return 0
+    return _emit(orch.status(args.plan, today=args.as_of), args.format)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Console-script entry point."""
+    try:
+        return run(sys.argv[1:] if argv is None else argv)
+    except ReferralError as exc:
+        print(f"{PROG}: error: {exc.message}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted; continue with 'referral-orchestrator resume PLAN'",
+              file=sys.stderr)
+        return 130
+    except Exception as exc:  # the last line of defence: one line, exit 1
+        if os.environ.get("REFERRAL_ORCHESTRATOR_DEBUG"):
+            raise
+        print(f"{PROG}: internal error: {type(exc).__name__}: {exc} "
+              "(set REFERRAL_ORCHESTRATOR_DEBUG=1 for a traceback)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

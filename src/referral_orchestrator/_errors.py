@@ -1,0 +1,129 @@
+"""Errors raised by referral-orchestrator.
+
+Every error carries a stable ``code`` (assert on it, not on message text) and an
+``exit_code`` the CLI maps to in one place. Messages say how to fix the problem.
+
+The tree::
+
+    ReferralError                  root; exit 1
+    ├── UsageError                 the caller asked for something invalid; exit 2
+    │   ├── InvalidRequest         a launch request field is wrong (date, channel, name, ...)
+    │   ├── PlanNotFound           no plan with that id or path
+    │   ├── InvalidDecision        an approval / escalation decision that does not fit the plan
+    │   └── ModelConfigError       unknown model id, missing or rejected API key
+    ├── PlanError                  a plan file cannot be trusted; exit 3
+    │   ├── PlanInvalid            fails plans/plan.schema.json
+    │   └── PlanTampered           the transition hash chain or body digest does not match
+    ├── RunHalted                  the rip-cord was pulled; the plan is closed; exit 4
+    └── AgentError                 an agent step failed (fed to the guardrails, never to users)
+        ├── AgentUnavailable       the agent is marked unavailable
+        ├── AgentTimeout           the model did not answer in time
+        ├── TransientModelError    429 / 529 / 5xx / connection errors, retried inside the runner
+        └── InvalidAgentOutput     the output did not match the stage's schema
+"""
+
+from __future__ import annotations
+
+
+class ReferralError(Exception):
+    """Root of every error this package raises on purpose."""
+
+    code = "referral_error"
+    exit_code = 1
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+
+    @property
+    def message(self) -> str:
+        """The one-line, fix-naming message."""
+        return str(self.args[0]) if self.args else self.code
+
+
+class UsageError(ReferralError):
+    """The caller asked for something invalid; nothing was written."""
+
+    code = "usage"
+    exit_code = 2
+
+
+class InvalidRequest(UsageError):
+    """A launch request field is invalid."""
+
+    code = "invalid_request"
+
+
+class PlanNotFound(UsageError):
+    """No plan matches the id or path given."""
+
+    code = "plan_not_found"
+
+
+class InvalidDecision(UsageError):
+    """An approval or escalation decision that does not fit the plan's state."""
+
+    code = "invalid_decision"
+
+
+class ModelConfigError(UsageError):
+    """The model option cannot be used (unknown id, missing or rejected key)."""
+
+    code = "model_config"
+
+
+class PlanError(ReferralError):
+    """A plan file fails validation and is refused."""
+
+    code = "plan_error"
+    exit_code = 3
+
+
+class PlanInvalid(PlanError):
+    """The plan does not match schemas/plan.schema.json."""
+
+    code = "plan_invalid"
+
+
+class PlanTampered(PlanError):
+    """The transition hash chain or the body digest does not match."""
+
+    code = "plan_tampered"
+
+
+class RunHalted(ReferralError):
+    """The exec sponsor pulled the rip-cord; the plan is closed for good."""
+
+    code = "halted"
+    exit_code = 4
+
+
+class AgentError(ReferralError):
+    """An agent step failed; the guardrails decide what happens next."""
+
+    code = "agent_error"
+
+
+class AgentUnavailable(AgentError):
+    """The agent is unavailable and its work must go to a substitute."""
+
+    code = "agent_unavailable"
+
+
+class AgentTimeout(AgentError):
+    """The agent's model did not answer in time."""
+
+    code = "agent_timeout"
+
+
+class TransientModelError(AgentError):
+    """A retryable provider failure (rate limit, overload, 5xx, connection)."""
+
+    code = "transient_model_error"
+
+
+class InvalidAgentOutput(AgentError):
+    """The agent's output did not validate against the stage's output type."""
+
+    code = "invalid_agent_output"

@@ -1,0 +1,106 @@
+"""Human-facing summaries of a launch: next actions, text, Markdown and the plans table."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Any
+
+DEFAULT_PLANS_DIR = ".claude/plans"
+
+
+def _cmd(*parts: str, plans_root: Path) -> str:
+    args = ["referral-orchestrator", *parts]
+    if str(plans_root) != DEFAULT_PLANS_DIR:
+        args += ["--plans-dir", str(plans_root)]
+    return shlex.join(args)
+
+
+def next_actions(plan: dict[str, Any], plans_root: Path) -> list[str]:
+    """What a person must do next, with the exact commands."""
+    pid, status = plan["plan_id"], plan["status"]
+    files = plan.get("deliverables", {})
+    pending = plan.get("pending") or {}
+    if status == "awaiting_approval":
+        review = ", ".join(files[k] for k in ("comms_kit", "runbook_md") if k in files)
+        actions = [f"Approvers review the launch package: {review}"]
+        for item in pending.get("pending", []):
+            actions.append(f"{item['approver']} decides by {item['deadline']}: "
+                           + _cmd("approve", pid, "--approver", item["approver"],
+                                  plans_root=plans_root)
+                           + "  (add --reject --note '...' to send it back)")
+        return actions
+    if status == "awaiting_decision":
+        req = plan["request"]["normalized"]
+        return [
+            f"Exec sponsor decides on {pending.get('stage')}: {pending.get('reason', '')}",
+            _cmd("escalation", pid, "--decision", "proceed", plans_root=plans_root),
+            _cmd("escalation", pid, "--decision", "descope", "--channel", req["channels"][-1],
+                 plans_root=plans_root),
+            _cmd("escalation", pid, "--decision", "postpone", "--launch-date", "YYYY-MM-DD",
+                 plans_root=plans_root),
+            _cmd("escalation", pid, "--decision", "halt", "--note", "why",
+                 plans_root=plans_root),
+        ]
+    if status == "halted":
+        who = next((r for r in reversed(plan["remediation_log"]) if r["action"] == "halt"), {})
+        return [f"Launch halted by {who.get('by', 'the exec sponsor')}: "
+                f"{who.get('summary', '')}. Start a new launch-program run when ready."]
+    if status == "running":
+        return ["The run stopped before it finished: " + _cmd("resume", pid,
+                                                              plans_root=plans_root)]
+    actions = []
+    if "runbook_md" in files:
+        actions.append(f"Import the runbook into your tracker: {files.get('runbook_csv')} "
+                       f"(calendar: {files.get('runbook_ics')})")
+    if "comms_kit" in files:
+        actions.append(f"Hand the comms kit to the channel owners: {files['comms_kit']}")
+    if "monitoring_plan" in files:
+        actions.append(f"Set up dashboards and alerts from {files['monitoring_plan']} "
+                       "before launch day")
+    if plan.get("compressed_tasks"):
+        actions.insert(0, "Schedule is compressed for: " + ", ".join(plan["compressed_tasks"])
+                       + " - move the launch date or add people")
+    return actions
+
+
+def result_text(result: dict[str, Any]) -> str:
+    """The short human summary printed by the CLI."""
+    lines = [
+        f"{result['program']} - launch {result['launch_date']} via "
+        f"{', '.join(result['channels'] or [])} ({result['pattern']})",
+        f"plan:    {result['plan_id']}  status: {result['status']}",
+        f"ready:   {result['launch_readiness_pct']}% launch readiness, "
+        f"tracking accuracy {result['tracking_accuracy']:.0%}, {result['tasks']} tasks, "
+        f"{result['transitions']} transitions",
+    ]
+    for sub in result.get("substitutions") or []:
+        lines.append(f"cover:   {sub['substitute']} covers {sub['covered']} for {sub['stage']}")
+    lines.append("files:")
+    lines += [f"  {name:<16} {path}" for name, path in result["artifacts"].items()]
+    lines.append("next:")
+    lines += [f"  - {a}" for a in result["next_actions"]]
+    return "\n".join(lines)
+
+
+def result_markdown(result: dict[str, Any]) -> str:
+    """Markdown summary (``--format md`` and Jupyter)."""
+    lines = [f"### {result['program']} — `{result['plan_id']}` — **{result['status']}**", "",
+             f"Launch {result['launch_date']} via {', '.join(result['channels'] or [])} "
+             f"({result['pattern']}); readiness {result['launch_readiness_pct']}%, "
+             f"tracking accuracy {result['tracking_accuracy']:.0%}, {result['tasks']} tasks.", "",
+             "| artifact | path |", "|---|---|"]
+    lines += [f"| {name} | `{path}` |" for name, path in result["artifacts"].items()]
+    lines += ["", "**Next**", ""] + [f"- {a}" for a in result["next_actions"]]
+    return "\n".join(lines)
+
+
+def plans_table(rows: list[dict[str, Any]]) -> str:
+    """All plans as a fixed-width table."""
+    if not rows:
+        return "no plans yet: run 'referral-orchestrator launch-program --help'"
+    cols = ["plan_id", "status", "program", "launch_date", "channels", "readiness"]
+    widths = {c: max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in cols}
+    out = ["  ".join(c.ljust(widths[c]) for c in cols)]
+    out += ["  ".join(str(r.get(c, "")).ljust(widths[c]) for c in cols) for r in rows]
+    return "\n".join(out)
