@@ -48,7 +48,38 @@ _EXPORTS = {
     "InvalidAgentOutput": "._errors",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "CHANNELS",
+    "AgentCall",
+    "AgentError",
+    "AgentResult",
+    "AgentRunner",
+    "AgentTimeout",
+    "AgentUnavailable",
+    "InvalidAgentOutput",
+    "InvalidDecision",
+    "InvalidRequest",
+    "LaunchRequest",
+    "LaunchResult",
+    "ModelConfigError",
+    "OfflineDrafter",
+    "Orchestrator",
+    "PlanError",
+    "PlanInvalid",
+    "PlanNotFound",
+    "PlanTampered",
+    "ReferralError",
+    "Roster",
+    "RunHalted",
+    "TransientModelError",
+    "Usage",
+    "UsageError",
+    "build_graph",
+    "launch_program",
+    "load_roster",
+    "parse_request",
+    "resolve_runner",
+]
 
 if TYPE_CHECKING:
     from ._drafter import OfflineDrafter

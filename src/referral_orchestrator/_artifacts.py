@@ -58,7 +58,8 @@ def _ics_text(value: str) -> str:
 
 def _fold(line: str) -> str:
     """Fold a content line at 75 octets (RFC 5545 section 3.1)."""
-    out, cur = [], b""
+    out: list[str] = []
+    cur = b""
     for ch in line:
         enc = ch.encode()
         if len(cur) + len(enc) > (75 if not out else 74):

@@ -30,8 +30,9 @@ def _resplit(argv: list[str]) -> list[str]:
     if not argv:
         return argv
     joined = " ".join(argv)
-    needs = (len(argv) <= 2 and any(" --" in a or a.startswith("--") and " " in a for a in argv)) \
-        or any(a[:1] in "\"'" or a[-1:] in "\"'" for a in argv)
+    one_string = len(argv) <= 2 and any(
+        " --" in a or (a.startswith("--") and " " in a) for a in argv)
+    needs = one_string or any(a[:1] in "\"'" or a[-1:] in "\"'" for a in argv)
     if not needs:
         return argv
     try:

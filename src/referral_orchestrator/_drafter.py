@@ -25,7 +25,7 @@ from ._runner import AgentCall, AgentResult
 from ._schedule import add_business_days
 
 POSTAL_ADDRESS = "[Company legal name], [street address], [city, postcode]"
-_ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
+_ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
 
 
 @functools.cache
@@ -100,6 +100,7 @@ class OfflineDrafter:
                     role=spec["role"].format(**fmt),
                     due=add_business_days(launch, -int(spec["lead"])).isoformat(),
                     depends_on=deps,
+                    compressed=False,
                 ))
         _expand_fanned_dependencies(tasks)
         return out.Checklist(charter=default_charter(req["program"]), tasks=tasks)

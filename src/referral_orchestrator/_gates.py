@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
@@ -48,15 +47,14 @@ def postpone(state: LaunchState, new_date: str, *, by: str, reason: str, at: str
     }
 
 
-def approval_gate(state: LaunchState, config: RunnableConfig,
-                  runtime: Runtime[RunContext]) -> Update:
+def approval_gate(state: LaunchState, runtime: Runtime[RunContext]) -> Update:
     """Wait for one decision per pass until every approver has approved."""
     ctx = _ctx(runtime)
     approvals = state.get("approvals", {})
     pending = [a for a in approvals.values() if a["status"] == "pending"]
     if not pending:
         return {"outcome": {"approval": "ok"}, "transitions": [transition(
-            config, ctx, "approval_gate", "approved", stage="approval",
+            ctx, "approval_gate", "approved", stage="approval",
             reason="all approvers approved")]}
     value: dict[str, Any] = interrupt({
         "type": "approval",
@@ -73,7 +71,7 @@ def approval_gate(state: LaunchState, config: RunnableConfig,
             "escalation": {"stage": "approval", "trigger": "approval_slipped",
                            "reason": f"approval not decided by its deadline: {reason}",
                            "approvers": slipped, "attempts": 0},
-            "transitions": [transition(config, ctx, "approval_gate", "approval_slipped",
+            "transitions": [transition(ctx, "approval_gate", "approval_slipped",
                                        stage="approval", reason=reason)],
         }
     name, decision = value["approver"], value["decision"]
@@ -98,13 +96,12 @@ def approval_gate(state: LaunchState, config: RunnableConfig,
         else:
             update["outcome"] = {"approval": "rework"}
         event = "rejected"
-    update["transitions"] = [transition(config, ctx, "approval_gate", event, agent=name,
+    update["transitions"] = [transition(ctx, "approval_gate", event, agent=name,
                                         stage="approval", reason=value.get("note") or "")]
     return update
 
 
-def referral_architect(state: LaunchState, config: RunnableConfig,
-                       runtime: Runtime[RunContext]) -> Update:
+def referral_architect(state: LaunchState, runtime: Runtime[RunContext]) -> Update:
     """Rung 2: propose a remediation and re-run the stuck stage once."""
     ctx = _ctx(runtime)
     esc = dict(state.get("escalation") or {})
@@ -115,7 +112,7 @@ def referral_architect(state: LaunchState, config: RunnableConfig,
     if used:
         return {"outcome": {"ladder": "sponsor"},
                 "escalations": [{**log, "result": "already re-ran once; to exec sponsor"}],
-                "transitions": [transition(config, ctx, "referral_architect", "escalated",
+                "transitions": [transition(ctx, "referral_architect", "escalated",
                                            agent="referral-architect", stage=stage,
                                            reason="rung 2 already used for this stage")]}
     inputs = {"request": state["request"], "stage": stage, "reason": esc.get("reason", ""),
@@ -126,7 +123,7 @@ def referral_architect(state: LaunchState, config: RunnableConfig,
         return {"outcome": {"ladder": "sponsor"}, "substitutions": step.substitutions,
                 "usage": step.usage,
                 "escalations": [{**log, "result": f"no safe remediation: {why}"}],
-                "transitions": [transition(config, ctx, "referral_architect", "escalated",
+                "transitions": [transition(ctx, "referral_architect", "escalated",
                                            agent=step.agent, stage=stage, reason=why)]}
     rem = step.output
     update: Update = {"outcome": {"ladder": "rerun"}, "substitutions": step.substitutions,
@@ -148,13 +145,12 @@ def referral_architect(state: LaunchState, config: RunnableConfig,
                                "action": rem["action"], "summary": rem["summary"], "at": now}]
     update["escalations"] = [{**log, "result": rem["summary"]}]
     update["escalation"] = None
-    update["transitions"] = [transition(config, ctx, "referral_architect", "remediated",
+    update["transitions"] = [transition(ctx, "referral_architect", "remediated",
                                         agent=step.agent, stage=stage, reason=rem["summary"])]
     return update
 
 
-def exec_sponsor(state: LaunchState, config: RunnableConfig,
-                 runtime: Runtime[RunContext]) -> Update:
+def exec_sponsor(state: LaunchState, runtime: Runtime[RunContext]) -> Update:
     """Rung 3: a person decides - proceed, descope, postpone, or halt (the rip-cord)."""
     ctx = _ctx(runtime)
     esc = dict(state.get("escalation") or {})
@@ -183,6 +179,6 @@ def exec_sponsor(state: LaunchState, config: RunnableConfig,
                                at=now))
         update["outcome"] = {"ladder": "replan"}
         update["budget"] = {stage: state.get("budget", {}).get(stage, 0) + 1}
-    update["transitions"] = [transition(config, ctx, "exec_sponsor", f"decision_{decision}",
+    update["transitions"] = [transition(ctx, "exec_sponsor", f"decision_{decision}",
                                         agent="exec-sponsor", stage=stage, reason=note)]
     return update

@@ -11,9 +11,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from langchain_core.runnables import RunnableConfig
+from langgraph.config import get_config
 from langgraph.runtime import Runtime
-from langgraph.types import interrupt
 from pydantic import BaseModel, ValidationError
 
 from . import _outputs as out
@@ -32,10 +31,10 @@ def _ctx(runtime: Runtime[RunContext] | None) -> RunContext:
     return ctx if isinstance(ctx, RunContext) else RunContext()
 
 
-def transition(config: RunnableConfig, ctx: RunContext, node: str, event: str, *,
+def transition(ctx: RunContext, node: str, event: str, *,
                agent: str = "", stage: str = "", attempt: int = 0, reason: str = "") -> Update:
     """The node's transition record, keyed by LangGraph step and task so replays dedupe."""
-    meta = config.get("metadata", {}) or {}
+    meta = get_config().get("metadata", {}) or {}
     key = f"{meta.get('langgraph_step', 0)}:{meta.get('langgraph_checkpoint_ns', node)}"
     return {"key": key, "node": node, "event": event, "agent": agent, "stage": stage,
             "attempt": attempt, "reason": reason, "at": ctx.clock().isoformat()}
@@ -129,8 +128,7 @@ def _event(update: Update, stage: str) -> str:
 def _simple_stage(node: str, stage: str, target: str, inputs_of: Any) -> Any:
     """A node that runs one agent stage and stores its output under ``target``."""
 
-    def node_fn(state: LaunchState, config: RunnableConfig,
-                runtime: Runtime[RunContext]) -> Update:
+    def node_fn(state: LaunchState, runtime: Runtime[RunContext]) -> Update:
         ctx = _ctx(runtime)
         attempt = state.get("attempts", {}).get(stage, 0) + 1
         feedback = state.get("failures", {}).get(stage) or []
@@ -138,7 +136,7 @@ def _simple_stage(node: str, stage: str, target: str, inputs_of: Any) -> Any:
         update = _bookkeeping(stage, step, state, attempt, [])
         if step.output is not None:
             update[target] = step.output
-        update["transitions"] = [transition(config, ctx, node, _event(update, stage),
+        update["transitions"] = [transition(ctx, node, _event(update, stage),
                                             agent=step.agent, stage=stage, attempt=attempt,
                                             reason=step.error)]
         return update
@@ -159,7 +157,7 @@ def _stage_owners(state: LaunchState) -> dict[str, str]:
     return owners
 
 
-def checklist(state: LaunchState, config: RunnableConfig, runtime: Runtime[RunContext]) -> Update:
+def checklist(state: LaunchState, runtime: Runtime[RunContext]) -> Update:
     """Stage 1: the design charter and the dated task list (lifecycle-ops)."""
     ctx = _ctx(runtime)
     stage = "checklist"
@@ -180,13 +178,13 @@ def checklist(state: LaunchState, config: RunnableConfig, runtime: Runtime[RunCo
         else:
             update.update(charter=step.output["charter"], tasks=tasks, compressed_tasks=compressed)
     update.update(_bookkeeping(stage, step, state, attempt, notes))
-    update["transitions"] = [transition(config, ctx, "checklist", _event(update, stage),
+    update["transitions"] = [transition(ctx, "checklist", _event(update, stage),
                                         agent=step.agent, stage=stage, attempt=attempt,
                                         reason="; ".join(notes) or step.error)]
     return update
 
 
-def tooling_qa(state: LaunchState, config: RunnableConfig, runtime: Runtime[RunContext]) -> Update:
+def tooling_qa(state: LaunchState, runtime: Runtime[RunContext]) -> Update:
     """Stage 2: forms, tracking, fulfillment, workflows - then the tooling QA checks."""
     ctx = _ctx(runtime)
     stage = "tooling-qa"
@@ -206,14 +204,13 @@ def tooling_qa(state: LaunchState, config: RunnableConfig, runtime: Runtime[RunC
     update.update(_bookkeeping(stage, step, state, attempt, notes))
     event = {"ok": "qa_passed", "retry": "qa_failed", "escalate": "escalated"}[
         update["outcome"][stage]]
-    update["transitions"] = [transition(config, ctx, "tooling_qa", event, agent=step.agent,
+    update["transitions"] = [transition(ctx, "tooling_qa", event, agent=step.agent,
                                         stage=stage, attempt=attempt,
                                         reason="; ".join(notes) or step.error)]
     return update
 
 
-def communications(state: DraftState, config: RunnableConfig,
-                   runtime: Runtime[RunContext]) -> Update:
+def communications(state: DraftState, runtime: Runtime[RunContext]) -> Update:
     """Stage 3 (fanned out): one channel x segment draft, or the partner kit."""
     ctx = _ctx(runtime)
     key, attempt = state["key"], state["attempt"]
@@ -227,7 +224,7 @@ def communications(state: DraftState, config: RunnableConfig,
                       "failures": {key: [step.error] if step.error else None}}
     if step.output is not None:
         update["comms"] = {key: {"assets": step.output["assets"], "agent": step.agent}}
-    update["transitions"] = [transition(config, ctx, "communications",
+    update["transitions"] = [transition(ctx, "communications",
                                         "failed" if step.error else "drafted", agent=step.agent,
                                         stage=stage, attempt=attempt,
                                         reason=key + (f": {step.error}" if step.error else ""))]
@@ -242,7 +239,7 @@ go_live = _simple_stage("go_live", "go-live", "golive",
                                    "tasks": s.get("tasks", [])})
 
 
-def merge_gate(state: LaunchState, config: RunnableConfig, runtime: Runtime[RunContext]) -> Update:
+def merge_gate(state: LaunchState, runtime: Runtime[RunContext]) -> Update:
     """Join of communications and enablement: content QA over everything drafted."""
     ctx = _ctx(runtime)
     stage = "communications"
@@ -267,17 +264,17 @@ def merge_gate(state: LaunchState, config: RunnableConfig, runtime: Runtime[RunC
             update["escalation"]["failing_channel"] = bad_channels[0]
     event = {"ok": "merged", "retry": "qa_failed", "escalate": "escalated"}[
         update["outcome"][stage]]
-    update["transitions"] = [transition(config, ctx, "merge_gate", event, stage=stage,
+    update["transitions"] = [transition(ctx, "merge_gate", event, stage=stage,
                                         attempt=attempt, reason="; ".join(notes))]
     return update
 
 
-def partner_ops(state: LaunchState, config: RunnableConfig, runtime: Runtime[RunContext]) -> Update:
+def partner_ops(state: LaunchState, runtime: Runtime[RunContext]) -> Update:
     """Partner workflows and the approval package (partner-ops skill)."""
     update: Update = _simple_stage(
         "partner_ops", "partner-workflows", "partner_workflows",
         lambda s: {"request": s["request"], "approvals": s.get("approvals", {})},
-    )(state, config, runtime)
+    )(state, runtime)
     req = state["request"]
     deadline = add_business_days(dt.date.fromisoformat(req["launch_date"]),
                                  -int(req.get("approval_lead_days", 5))).isoformat()

@@ -242,7 +242,7 @@ class Orchestrator:
     @staticmethod
     def _expect(doc: dict[str, Any], status: str, action: str) -> None:
         if doc["status"] == "halted":
-            decided = next((r for r in reversed(doc["remediation_log"])
+            decided: dict[str, Any] = next((r for r in reversed(doc["remediation_log"])
                             if r["action"] == "halt"), {})
             raise RunHalted(
                 f"{doc['plan_id']} was halted by {decided.get('by', 'the exec sponsor')}: it "

@@ -135,4 +135,4 @@ def accuracy(results: list[dict[str, Any]], prefix: str = "links.") -> float:
     relevant = [r for r in results if r["id"].startswith(prefix)]
     if not relevant:
         return 0.0
-    return round(sum(r["passed"] for r in relevant) / len(relevant), 4)
+    return round(sum(bool(r["passed"]) for r in relevant) / len(relevant), 4)

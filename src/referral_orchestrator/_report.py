@@ -43,7 +43,8 @@ def next_actions(plan: dict[str, Any], plans_root: Path) -> list[str]:
                  plans_root=plans_root),
         ]
     if status == "halted":
-        who = next((r for r in reversed(plan["remediation_log"]) if r["action"] == "halt"), {})
+        who: dict[str, Any] = next(
+            (r for r in reversed(plan["remediation_log"]) if r["action"] == "halt"), {})
         return [f"Launch halted by {who.get('by', 'the exec sponsor')}: "
                 f"{who.get('summary', '')}. Start a new launch-program run when ready."]
     if status == "running":

@@ -192,7 +192,8 @@ def parse_request(
                              code="missing")
     if channels is None:
         raise InvalidRequest(
-            f"missing --channels: give a comma list, e.g. \"email,in-app\" ({supported_channels()})",
+            "missing --channels: give a comma list, e.g. \"email,in-app\" "
+            f"({supported_channels()})",
             code="missing",
         )
     name = _check_name(program, "program name", "--program")
@@ -235,5 +236,5 @@ def parse_request(
         segments=_check_list(split_list(segments), "segments", "--segments"),
         approvers=_check_list(split_list(approvers), "approvers", "--approvers"),
         as_of=reference,
-        pattern=pattern,  # type: ignore[arg-type]
+        pattern=pattern,
     )

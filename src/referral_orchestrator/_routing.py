@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from langgraph.graph import END
 from langgraph.types import Send
 
 from ._state import LaunchState
@@ -109,7 +108,7 @@ def after_approval(state: LaunchState) -> Literal["approval_gate", "go_live",
 
 def after_go_live(state: LaunchState) -> Literal["go_live", "referral_architect", "__end__"]:
     """Launched -> end; failed -> retry; exhausted -> ladder."""
-    return {"ok": END, "retry": "go_live"}.get(  # type: ignore[return-value]
+    return {"ok": "__end__", "retry": "go_live"}.get(  # type: ignore[return-value]
         _outcome(state, "go-live"), "referral_architect")
 
 
@@ -129,7 +128,7 @@ def next_after(state: LaunchState, stage: str) -> Rerun | Literal["__end__"] | l
     if stage == "partner-workflows":
         return "approval_gate" if state["request"]["approvers"] else "go_live"
     return {"checklist": "tooling_qa", "communications": "partner_ops",  # type: ignore[return-value]
-            "enablement": "partner_ops", "approval": "go_live", "go-live": END}[stage]
+            "enablement": "partner_ops", "approval": "go_live", "go-live": "__end__"}[stage]
 
 
 def after_architect(state: LaunchState) -> Rerun | Literal["exec_sponsor"] | list[Send]:
@@ -145,7 +144,7 @@ def after_sponsor(state: LaunchState) -> Rerun | Literal["__end__"] | list[Send]
     """The person's decision: halt ends the run; the others continue it."""
     ladder, stage = _outcome(state, "ladder"), (state.get("decision") or {}).get("stage", "")
     if ladder == "halt":
-        return END
+        return "__end__"
     if ladder == "proceed":
         return next_after(state, stage)
     return "checklist" if ladder == "replan" else rerun(state, stage)

@@ -76,9 +76,10 @@ def resolve_runner(model: Any = None) -> AgentRunner:
         return OfflineDrafter()
     if isinstance(model, str):
         if model.startswith("claude-"):
-            from ._anthropic import AnthropicRunner
+            from ._anthropic import AnthropicRunner  # type: ignore[import-untyped,unused-ignore]
 
-            return AnthropicRunner(model=model)
+            runner: AgentRunner = AnthropicRunner(model=model)
+            return runner
         raise ModelConfigError(
             f"unknown --model {model!r}: use 'offline' or an Anthropic model id such as "
             "claude-sonnet-5-5",
@@ -88,11 +89,12 @@ def resolve_runner(model: Any = None) -> AgentRunner:
     try:
         from langchain_core.language_models import BaseChatModel
     except ImportError:  # pragma: no cover - langchain-core is a dependency
-        BaseChatModel = None  # type: ignore[assignment,misc]  # noqa: N806
+        BaseChatModel = None  # type: ignore[assignment,misc]
     if BaseChatModel is not None and isinstance(model, BaseChatModel):
-        from ._chat_model import ChatModelRunner
+        from ._chat_model import ChatModelRunner  # type: ignore[import-untyped,unused-ignore]
 
-        return ChatModelRunner(model)
+        chat: AgentRunner = ChatModelRunner(model)
+        return chat
     raise ModelConfigError(
         f"model option {type(model).__name__} is not supported: pass 'offline', an Anthropic "
         "model id, a langchain-core chat model, or an object with run(call)",

@@ -21,7 +21,9 @@ DRAFTS = ["communications", "enablement"]
 STAGES = ["checklist", "tooling_qa", "partner_ops", "approval_gate", "go_live"]
 
 
-def build_graph(checkpointer: Any = None, *, name: str = "referral-launch") -> CompiledStateGraph:  # type: ignore[type-arg]
+def build_graph(
+    checkpointer: Any = None, *, name: str = "referral-launch"
+) -> CompiledStateGraph[LaunchState, RunContext, LaunchState, LaunchState]:
     """Compile the launch graph; pass a checkpointer to make runs resumable."""
     g = StateGraph(LaunchState, context_schema=RunContext)
     g.add_node("checklist", nodes.checklist)
