@@ -70,7 +70,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--roster", help="YAML file: unavailable agents, substitutes, people")
     p.add_argument("--pattern", choices=["diamond", "pipeline"], default="diamond",
                    help="diamond: comms and enablement in parallel (default); pipeline: in turn")
-    p.add_argument("--landing-url", help="referral landing page URL for tracking links")
+    p.add_argument("--landing-url",
+                   help="referral landing page URL for tracking links (QA probes it over HTTP)")
+    p.add_argument("--max-cost-usd", type=float, default=None,
+                   help="model spend limit for this launch; a breach escalates")
+    p.add_argument("--max-concurrency", type=int, default=8,
+                   help="parallel drafts at once (default: 8)")
     _add_common(p)
 
     p = sub.add_parser("approve", help="record an approver's decision and resume")
@@ -124,7 +129,9 @@ def _emit(result: Any, fmt: str) -> int:
 def _orchestrator(args: argparse.Namespace) -> Any:
     from ._orchestrator import Orchestrator
 
-    return Orchestrator(args.plans_dir, model=args.model or "offline")
+    return Orchestrator(args.plans_dir, model=args.model or "offline",
+                        max_cost_usd=getattr(args, "max_cost_usd", None),
+                        max_concurrency=getattr(args, "max_concurrency", 8))
 
 
 def run(argv: Sequence[str]) -> int:

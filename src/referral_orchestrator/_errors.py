@@ -19,7 +19,8 @@ The tree::
         ├── AgentUnavailable       the agent is marked unavailable
         ├── AgentTimeout           the model did not answer in time
         ├── TransientModelError    429 / 529 / 5xx / connection errors, retried inside the runner
-        └── InvalidAgentOutput     the output did not match the stage's schema
+        ├── InvalidAgentOutput     the output did not match the stage's schema
+        └── BudgetExceeded         the next model call would pass --max-cost-usd (escalates)
 """
 
 from __future__ import annotations
@@ -127,3 +128,9 @@ class InvalidAgentOutput(AgentError):
     """The agent's output did not validate against the stage's output type."""
 
     code = "invalid_agent_output"
+
+
+class BudgetExceeded(AgentError):
+    """The launch's model spend would pass ``max_cost_usd``; the ladder decides what next."""
+
+    code = "budget_exceeded"

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from . import _outputs as out
 from . import _qa as qa
-from ._errors import AgentError, AgentUnavailable, InvalidAgentOutput
+from ._errors import AgentError, AgentUnavailable, BudgetExceeded, InvalidAgentOutput
 from ._roster import NoSubstitute, roster_from_overrides
 from ._runner import AgentCall
 from ._schedule import add_business_days, schedule
@@ -48,6 +48,7 @@ class Step:
     agent: str = ""
     error: str = ""
     no_substitute: bool = False
+    escalate: str = ""  # trigger that skips the retry budget (e.g. budget_exceeded)
     substitutions: list[dict[str, Any]] = field(default_factory=list)
     excluded: list[str] = field(default_factory=list)
     usage: list[dict[str, Any]] = field(default_factory=list)
@@ -65,7 +66,7 @@ def run_agent(state: LaunchState | DraftState, ctx: RunContext, stage: str,
         try:
             assignment = roster.assign(stage, exclude=frozenset(excluded))
         except NoSubstitute as exc:
-            step.error, step.no_substitute = str(exc), True
+            step.error, step.no_substitute, step.escalate = str(exc), True, "no_substitute"
             return step
         step.agent = assignment.agent
         if assignment.substituted:
@@ -86,6 +87,9 @@ def run_agent(state: LaunchState | DraftState, ctx: RunContext, stage: str,
             continue
         except ValidationError as exc:
             step.error = str(InvalidAgentOutput(f"{stage} output invalid: {exc.errors()[0]}"))
+            return step
+        except BudgetExceeded as exc:  # spending more cannot fix it: straight up the ladder
+            step.error, step.escalate = f"{exc.code}: {exc.message}", "budget_exceeded"
             return step
         except AgentError as exc:
             step.error = f"{exc.code}: {exc.message}"
@@ -110,8 +114,8 @@ def _bookkeeping(stage: str, step: Step, state: LaunchState, attempt: int,
         update["failures"] = {stage: None}
         return update
     update["failures"] = {stage: notes}
-    if step.no_substitute or attempt >= attempts_allowed(state, stage):
-        trigger = "no_substitute" if step.no_substitute else "retries_exhausted"
+    if step.escalate or attempt >= attempts_allowed(state, stage):
+        trigger = step.escalate or "retries_exhausted"
         update["outcome"] = {stage: "escalate"}
         update["escalation"] = {"stage": stage, "trigger": trigger, "reason": "; ".join(notes),
                                 "attempts": attempt}

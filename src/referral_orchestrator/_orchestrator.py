@@ -72,12 +72,15 @@ class Orchestrator:
 
     def __init__(self, plans_dir: str | Path = DEFAULT_PLANS_DIR, *, model: Any = "offline",
                  clock: Callable[[], dt.datetime] | None = None, max_concurrency: int = 8,
-                 on_transition: TransitionHook | None = None) -> None:
+                 on_transition: TransitionHook | None = None,
+                 max_cost_usd: float | None = None) -> None:
         self.store = PlanStore(plans_dir)
         self.model = model
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self.max_concurrency = max_concurrency
         self.on_transition = on_transition
+        self.runner_options: dict[str, Any] = (
+            {} if max_cost_usd is None else {"max_cost_usd": max_cost_usd})
         self._runner: AgentRunner | None = None
 
     # -- public API -------------------------------------------------------------------
@@ -97,9 +100,13 @@ class Orchestrator:
                             segments=segments, approvers=approvers, as_of=as_of, pattern=pattern,
                             today=self.clock().date())
         team = roster if isinstance(roster, Roster) else load_roster(roster)
-        self._runner = resolve_runner(self.model)
+        self._runner = resolve_runner(self.model, **self.runner_options)
+        preflight = getattr(self._runner, "preflight", None)
+        if callable(preflight):
+            preflight()  # a missing or rejected key stops here, before anything is written
         landing = landing_url or DEFAULT_LANDING.format(slug=req.program_slug)
         values = self._initial_state(req, team, landing)
+        values["probe_landing"] = landing_url is not None
         now = self.clock()
         meta = {"given": given, "model": self._model_name(), "created_at": now.isoformat(),
                 "updated_at": now.isoformat(), "status": "running",
@@ -277,7 +284,7 @@ class Orchestrator:
         """Drive the graph, writing the plan after every streamed node update."""
         if self._runner is None:
             self._runner = resolve_runner(self.model if self.model != "offline"
-                                          else doc.get("model", "offline"))
+                                          else doc.get("model", "offline"), **self.runner_options)
         ctx = RunContext(runner=self._runner, clock=self.clock,
                          max_concurrency=self.max_concurrency)
         config = {"configurable": {"thread_id": doc["plan_id"]},
@@ -346,7 +353,7 @@ class Orchestrator:
         given = doc["request"]
         return {"request": given["normalized"], "roster": given["roster"],
                 "landing_url": given["landing_url"], "status": "running", "attempts": {},
-                "outcome": {}}
+                "outcome": {}, "probe_landing": "landing_url" in given["given"]}
 
     def _result(self, path: Path, plan: dict[str, Any]) -> LaunchResult:
         from ._report import next_actions

@@ -68,8 +68,13 @@ class AgentRunner(Protocol):
         ...
 
 
-def resolve_runner(model: Any = None) -> AgentRunner:
-    """Turn the ``model`` option into a runner (see the module docstring)."""
+def resolve_runner(model: Any = None, **options: Any) -> AgentRunner:
+    """Turn the ``model`` option into a runner (see the module docstring).
+
+    ``options`` go to the model runners (e.g. ``max_cost_usd``); the offline drafter and
+    ready-made runners ignore them. A runner may offer ``preflight()``, which the
+    orchestrator calls before anything is written (missing or rejected API key -> exit 2).
+    """
     if model is None or model == "offline":
         from ._drafter import OfflineDrafter
 
@@ -78,7 +83,7 @@ def resolve_runner(model: Any = None) -> AgentRunner:
         if model.startswith("claude-"):
             from ._anthropic import AnthropicRunner  # type: ignore[import-untyped,unused-ignore]
 
-            runner: AgentRunner = AnthropicRunner(model=model)
+            runner: AgentRunner = AnthropicRunner(model=model, **options)
             return runner
         raise ModelConfigError(
             f"unknown --model {model!r}: use 'offline' or an Anthropic model id such as "
@@ -93,7 +98,7 @@ def resolve_runner(model: Any = None) -> AgentRunner:
     if BaseChatModel is not None and isinstance(model, BaseChatModel):
         from ._chat_model import ChatModelRunner  # type: ignore[import-untyped,unused-ignore]
 
-        chat: AgentRunner = ChatModelRunner(model)
+        chat: AgentRunner = ChatModelRunner(model, **options)
         return chat
     raise ModelConfigError(
         f"model option {type(model).__name__} is not supported: pass 'offline', an Anthropic "

@@ -35,6 +35,7 @@ class LaunchState(TypedDict, total=False):
     request: dict[str, Any]
     roster: dict[str, Any]
     landing_url: str
+    probe_landing: bool  # QA probes landing_url over HTTP (the user gave a real one)
     status: str
     charter: dict[str, Any]
     tasks: list[dict[str, Any]]
