@@ -13,7 +13,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
-from ._nodes import Update, _ctx, run_agent, transition
+from ._nodes import Update, _ctx, run_agent, transition, waivable
 from ._schedule import add_business_days
 from ._state import LaunchState, RunContext, attempts_allowed
 
@@ -52,6 +52,11 @@ def approval_gate(state: LaunchState, runtime: Runtime[RunContext]) -> Update:
     ctx = _ctx(runtime)
     approvals = state.get("approvals", {})
     pending = [a for a in approvals.values() if a["status"] == "pending"]
+    rejected = [a["approver"] for a in approvals.values() if a["status"] == "rejected"]
+    if not pending and rejected:  # never pass a rejected package: rework it first
+        return {"outcome": {"approval": "rework"}, "transitions": [transition(
+            ctx, "approval_gate", "rework", stage="approval",
+            reason="rejected by " + ", ".join(rejected))]}
     if not pending:
         return {"outcome": {"approval": "ok"}, "transitions": [transition(
             ctx, "approval_gate", "approved", stage="approval",
@@ -142,7 +147,8 @@ def referral_architect(state: LaunchState, runtime: Runtime[RunContext]) -> Upda
             for a in esc.get("approvers", [])}
         update["approvals"] = extended
     update["remediations"] = [{"rung": 2, "by": "referral-architect", "stage": stage,
-                               "action": rem["action"], "summary": rem["summary"], "at": now}]
+                               "trigger": esc.get("trigger", ""), "action": rem["action"],
+                               "summary": rem["summary"], "at": now}]
     update["escalations"] = [{**log, "result": rem["summary"]}]
     update["escalation"] = None
     update["transitions"] = [transition(ctx, "referral_architect", "remediated",
@@ -159,7 +165,8 @@ def exec_sponsor(state: LaunchState, runtime: Runtime[RunContext]) -> Update:
     decision, note = value["decision"], value.get("note") or ""
     by, now = value.get("by") or "exec-sponsor", ctx.clock().isoformat()
     update: Update = {
-        "decision": {"decision": decision, "stage": stage, "by": by, "note": note, "at": now},
+        "decision": {"decision": decision, "stage": stage, "trigger": esc.get("trigger", ""),
+                     "by": by, "note": note, "at": now},
         "escalations": [{"rung": 3, "agent": "exec-sponsor", **esc, "at": now,
                          "result": f"{decision} decided by {by}"}],
         "remediations": [{"rung": 3, "by": by, "stage": stage, "action": decision,
@@ -170,6 +177,9 @@ def exec_sponsor(state: LaunchState, runtime: Runtime[RunContext]) -> Update:
         update.update(status="halted", outcome={"ladder": "halt"})
     elif decision == "proceed":
         update["outcome"] = {"ladder": "proceed", stage: "waived"}
+        failed = [c["id"] for c in state.get("qa", {}).get(stage, {}).get("checks", [])
+                  if not c["passed"]]
+        update["waivers"] = waivable(failed)
     elif decision == "descope":
         update.update(descope(state, value["channel"], by=by, reason=note or "descoped", at=now))
         update["outcome"] = {"ladder": "rerun"}

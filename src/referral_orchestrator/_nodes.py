@@ -124,6 +124,30 @@ def _bookkeeping(stage: str, step: Step, state: LaunchState, attempt: int,
     return update
 
 
+# A waived check also waives the downstream checks that fail for the same root cause.
+WAIVER_COVERS = {"links.params": ("comms.link",), "links.coverage": ("comms.link",)}
+
+
+def waivable(check_ids: list[str]) -> list[str]:
+    """The check ids a sponsor's 'proceed' waives, including their downstream twins."""
+    out = list(dict.fromkeys(check_ids))
+    for cid in check_ids:
+        out += [c for c in WAIVER_COVERS.get(cid, ()) if c not in out]
+    return out
+
+
+def blocking(checks: list[dict[str, Any]], state: LaunchState | DraftState) -> list[dict[str, Any]]:
+    """Failed checks that still block: marks waived ones (the sponsor accepted the risk)."""
+    waived = set(state.get("waivers", []))  # type: ignore[union-attr]
+    out = []
+    for check in qa.failing(checks):
+        if check["id"] in waived:
+            check["waived"] = True
+        else:
+            out.append(check)
+    return out
+
+
 def _event(update: Update, stage: str) -> str:
     return {"ok": "completed", "retry": "failed", "escalate": "escalated"}[
         update["outcome"][stage]]
@@ -202,7 +226,7 @@ def tooling_qa(state: LaunchState, runtime: Runtime[RunContext]) -> Update:
     if step.output is not None:
         checks = qa.tooling_checks(dict(state), step.output)
         notes = [f"{c['id']} {c['target']}: {c['detail']}".replace(" :", ":")
-                 for c in qa.failing(checks)]
+                 for c in blocking(checks, state)]
         update["tooling"] = step.output
         update["qa"] = {stage: {"passed": not notes, "attempt": attempt, "checks": checks}}
     update.update(_bookkeeping(stage, step, state, attempt, notes))
@@ -256,12 +280,13 @@ def merge_gate(state: LaunchState, runtime: Runtime[RunContext]) -> Update:
               if v and (k == "partner-kit" or ":" in k)}
     if not state.get("enablement"):
         errors["enablement"] = state.get("failures", {}).get("enablement") or ["no enablement"]
-    notes = [f"{c['id']} {c['target']}: {c['detail']}" for c in qa.failing(checks)]
+    failed = blocking(checks, state)
+    notes = [f"{c['id']} {c['target']}: {c['detail']}" for c in failed]
     notes += [f"{k}: {'; '.join(v)}" for k, v in errors.items()]
     update: Update = {"qa": {stage: {"passed": not notes, "attempt": attempt, "checks": checks}}}
     update.update(_bookkeeping(stage, Step(), state, attempt, notes))
     if notes:
-        retry_keys = sorted({c["target"] for c in qa.failing(checks)} | set(errors))
+        retry_keys = sorted({c["target"] for c in failed} | set(errors))
         update["qa"][stage]["retry_keys"] = retry_keys
         bad_channels = sorted({k.split(":")[0] for k in retry_keys if ":" in k})
         if "escalation" in update and bad_channels:

@@ -112,9 +112,10 @@ def after_go_live(state: LaunchState) -> Literal["go_live", "referral_architect"
         _outcome(state, "go-live"), "referral_architect")
 
 
-def rerun(state: LaunchState, stage: str) -> Rerun | list[Send]:
-    """The node that re-runs ``stage``."""
-    if stage in ("communications", "enablement", "partner-kit"):
+def rerun(state: LaunchState, stage: str, trigger: str = "") -> Rerun | list[Send]:
+    """The node that re-runs ``stage`` (a rejected package is re-drafted, not re-asked)."""
+    if stage in ("communications", "enablement", "partner-kit") or (
+            stage == "approval" and trigger == "rejections_exhausted"):
         return dispatch_drafts(state)
     return {"checklist": "checklist", "tooling-qa": "tooling_qa",  # type: ignore[return-value]
             "partner-workflows": "partner_ops", "approval": "approval_gate",
@@ -134,17 +135,18 @@ def next_after(state: LaunchState, stage: str) -> Rerun | Literal["__end__"] | l
 def after_architect(state: LaunchState) -> Rerun | Literal["exec_sponsor"] | list[Send]:
     """Rung 2 remediated -> re-run the stage once; nothing safe -> rung 3."""
     ladder = _outcome(state, "ladder")
-    stage = state.get("remediations", [{}])[-1].get("stage", "")
+    last = state.get("remediations", [{}])[-1]
     if ladder == "rerun":
-        return rerun(state, stage)
+        return rerun(state, last.get("stage", ""), last.get("trigger", ""))
     return "checklist" if ladder == "replan" else "exec_sponsor"
 
 
 def after_sponsor(state: LaunchState) -> Rerun | Literal["__end__"] | list[Send]:
     """The person's decision: halt ends the run; the others continue it."""
-    ladder, stage = _outcome(state, "ladder"), (state.get("decision") or {}).get("stage", "")
+    decision = state.get("decision") or {}
+    ladder, stage = _outcome(state, "ladder"), decision.get("stage", "")
     if ladder == "halt":
         return "__end__"
     if ladder == "proceed":
         return next_after(state, stage)
-    return "checklist" if ladder == "replan" else rerun(state, stage)
+    return "checklist" if ladder == "replan" else rerun(state, stage, decision.get("trigger", ""))

@@ -53,6 +53,7 @@ class LaunchState(TypedDict, total=False):
     budget: Annotated[dict[str, int], merge]  # stage -> extra attempts granted by the ladder
     failures: Annotated[dict[str, Any], merge]  # stage or work key -> last failure notes
     excluded: Annotated[dict[str, list[str]], merge]  # stage -> agents that failed for good
+    waivers: Annotated[list[str], operator.add]  # QA check ids the exec sponsor accepted
     escalation: dict[str, Any] | None
     decision: dict[str, Any] | None
     # audit trail (append-only)
