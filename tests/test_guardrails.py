@@ -13,7 +13,6 @@ from referral_orchestrator.testing import (
     break_links,
     fail,
     invalid,
-    reply,
     timeout,
     unavailable,
 )
