@@ -303,11 +303,14 @@ class Orchestrator:
             run = True
             if graph_input is None and not snap.values:
                 graph_input = values  # killed before the first checkpoint: start over
-            elif graph_input is None and not snap.next:
-                run = False  # nothing left to run
+            elif graph_input is None:
+                # `next` hides tasks whose writes were saved before a crash; `tasks` does not.
+                # Only tasks that are all waiting on a person leave nothing to run.
+                run = any(not t.interrupts for t in snap.tasks)
             if run:
                 for mode, chunk in graph.stream(graph_input, config, context=ctx,
-                                                stream_mode=["updates", "values"]):
+                                                stream_mode=["updates", "values"],
+                                                durability="sync"):
                     if mode == "values":
                         values = {k: v for k, v in chunk.items() if not k.startswith("__")}
                         merged = self._merge(transitions, values.get("transitions", []))
@@ -331,7 +334,7 @@ class Orchestrator:
         elif values.get("status") == "halted":
             meta["status"] = "halted"
         else:
-            meta["status"] = "completed" if not snap.next else "running"
+            meta["status"] = "completed" if not snap.tasks else "running"
         from ._artifacts import render
 
         meta["deliverables"] = {"plan": str(path), **render(values, Path(meta["out_dir"]))}

@@ -1,0 +1,160 @@
+"""Crash safety: SIGKILL at many points leaves a valid plan; resume finishes it exactly once.
+
+Each case forks a child that launches the seed program and kills itself with SIGKILL at
+one point: before or after the n-th agent call, the n-th plan rename, or the n-th
+checkpoint write. The parent then checks the plan on disk, resumes it, and compares the
+result with an uninterrupted run: same transitions (no duplicates, none missing), a valid
+hash chain, the same artifacts byte for byte, and attempt counters that did not reset.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import signal
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from referral_orchestrator import Orchestrator
+from referral_orchestrator._cli import main
+from referral_orchestrator._plan import verify
+from referral_orchestrator._store import PlanStore
+
+SEED = dict(program="Customer Advocates", launch_date="2026-12-10", channels="email,in-app",
+            as_of="2026-11-25")
+CASES = (
+    [("agent", n) for n in range(1, 9)]
+    + [("replace-before", n) for n in (1, 3, 5, 7, 8)]
+    + [("replace-after", n) for n in (2, 4, 6, 8)]
+    + [("checkpoint", n) for n in (1, 2, 4, 6, 8)]
+)
+
+
+def _child(kind: str, n: int, plans: str, out: str) -> None:  # runs in the forked process
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    from referral_orchestrator import _store
+    from referral_orchestrator._drafter import OfflineDrafter
+
+    count = {"i": 0}
+
+    def tick() -> None:
+        count["i"] += 1
+        if count["i"] == n:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    class Dying(OfflineDrafter):
+        def run(self, call):  # type: ignore[no-untyped-def]
+            if kind == "agent":
+                tick()
+            return super().run(call)
+
+    real_replace = os.replace
+
+    def replace(src: Any, dst: Any) -> None:
+        if kind == "replace-before" and str(dst).endswith(".json"):
+            tick()
+        real_replace(src, dst)
+        if kind == "replace-after" and str(dst).endswith(".json"):
+            tick()
+
+    _store.os.replace = replace  # type: ignore[attr-defined]
+    real_put = SqliteSaver.put
+
+    def put(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        result = real_put(self, *args, **kwargs)
+        if kind == "checkpoint":
+            tick()
+        return result
+
+    SqliteSaver.put = put  # type: ignore[method-assign]
+    Orchestrator(plans, model=Dying()).launch(**SEED, out_dir=out)
+    os._exit(0)  # reached only when n is past the end of the run
+
+
+def _artifacts(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def baseline(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    root = tmp_path_factory.mktemp("baseline")
+    result = Orchestrator(root / "plans").launch(**SEED, out_dir=root / "out")
+    return {"nodes": Counter(t["node"] for t in result.plan["transitions"]),
+            "artifacts": _artifacts(root / "out"), "attempts": result.plan[
+                "error_handling"]["attempts"]}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("kind", "n"), CASES, ids=[f"{k}-{n}" for k, n in CASES])
+def test_sigkill_then_resume_matches_an_uninterrupted_run(
+    kind: str, n: int, tmp_path: Path, baseline: dict[str, Any]
+) -> None:
+    plans, out = tmp_path / "plans", tmp_path / "out"
+    proc = multiprocessing.get_context("fork").Process(
+        target=_child, args=(kind, n, str(plans), str(out)))
+    proc.start()
+    proc.join(60)
+    assert proc.exitcode == -signal.SIGKILL, f"child did not die at {kind} {n}"
+    store = PlanStore(plans)
+    files = store.list()
+    if not files:  # killed before the plan existed: nothing was promised yet
+        assert kind == "replace-before" and n == 1 or kind == "checkpoint"
+        return
+    (path,) = files
+    _, before = store.load(path)  # a torn or invalid file would raise here
+    assert not list(plans.glob(".tmp-*.json")) or kind == "replace-before"
+    assert main(["resume", str(path), "--plans-dir", str(plans)]) == 0
+    plan = json.loads(path.read_text())
+    verify(plan)
+    assert plan["status"] == "completed"
+    keys = [t["key"] for t in plan["transitions"]]
+    assert len(keys) == len(set(keys)), "duplicated transitions"
+    assert Counter(t["node"] for t in plan["transitions"]) == baseline["nodes"]
+    assert plan["transitions"][: len(before["transitions"])] == before["transitions"]
+    assert plan["error_handling"]["attempts"] == baseline["attempts"]
+    assert _artifacts(out) == baseline["artifacts"]
+
+
+def test_resume_of_a_finished_plan_changes_nothing(orch: Orchestrator) -> None:
+    done = orch.launch(**SEED)
+    again = orch.resume(done.plan_id)
+    assert again.status == "completed"
+    assert again.plan["transitions"] == done.plan["transitions"]
+
+
+def test_kill_keeps_the_retry_budget_spent(tmp_path: Path) -> None:
+    """A crash after two failed QA attempts does not grant a fresh budget on resume."""
+    from referral_orchestrator.testing import ScriptedRunner, break_links
+
+    plans = tmp_path / "plans"
+
+    def child() -> None:
+        runner = ScriptedRunner({("lifecycle-ops", "tooling-qa"): [break_links()] * 2})
+        real = runner.run
+
+        def run(call):  # type: ignore[no-untyped-def]
+            if call.stage == "tooling-qa" and call.attempt == 3:
+                os.kill(os.getpid(), signal.SIGKILL)
+            return real(call)
+
+        runner.run = run  # type: ignore[method-assign]
+        Orchestrator(plans, model=runner).launch(**SEED)
+
+    proc = multiprocessing.get_context("fork").Process(target=child)
+    proc.start()
+    proc.join(60)
+    assert proc.exitcode == -signal.SIGKILL
+    (path,) = PlanStore(plans).list()
+    from referral_orchestrator.testing import ScriptedRunner as Again
+
+    failing = Again({("lifecycle-ops", "tooling-qa"): [break_links()]})
+    result = Orchestrator(plans, model=failing).resume(path.stem)
+    attempts = [t["attempt"] for t in result.plan["transitions"] if t["node"] == "tooling_qa"]
+    assert attempts[:3] == [1, 2, 3]
+    assert result.plan["escalation_log"][0]["trigger"] == "retries_exhausted"
