@@ -313,8 +313,10 @@ def partner_ops(state: LaunchState, runtime: Runtime[RunContext]) -> Update:
         if current is None:
             approvals[name] = {"approver": name, "deadline": deadline, "status": "pending",
                                "decided_at": None, "note": None, "history": []}
-        elif current["status"] == "rejected":
-            approvals[name] = {**current, "status": "pending", "decided_at": None}
+        elif current["status"] in ("rejected", "pending"):
+            # re-open a rejected package; a postponed launch moves open deadlines with it
+            approvals[name] = {**current, "status": "pending", "decided_at": None,
+                               "deadline": max(current["deadline"], deadline)}
     if approvals:
         update["approvals"] = approvals
     return update

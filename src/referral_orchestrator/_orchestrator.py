@@ -89,7 +89,7 @@ class Orchestrator:
                segments: str | list[str] | None = None, approvers: str | list[str] | None = None,
                as_of: str | dt.date | None = None, pattern: str = "diamond",
                roster: str | Path | Roster | None = None, landing_url: str | None = None,
-               out_dir: str | Path | None = None) -> LaunchResult:
+               out_dir: str | Path | None = None, approval_lead_days: int = 5) -> LaunchResult:
         """Validate the request, create the plan and run the graph until done or waiting."""
         given = {k: v for k, v in dict(program=program, launch_date=str(launch_date),
                  channels=channels, segments=segments, approvers=approvers,
@@ -98,7 +98,7 @@ class Orchestrator:
                  landing_url=landing_url).items() if v is not None}
         req = parse_request(program=program, launch_date=launch_date, channels=channels,
                             segments=segments, approvers=approvers, as_of=as_of, pattern=pattern,
-                            today=self.clock().date())
+                            today=self.clock().date(), approval_lead_days=approval_lead_days)
         team = roster if isinstance(roster, Roster) else load_roster(roster)
         self._runner = resolve_runner(self.model, **self.runner_options)
         preflight = getattr(self._runner, "preflight", None)

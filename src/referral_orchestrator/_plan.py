@@ -117,6 +117,14 @@ def _stages(values: dict[str, Any], roster: Any) -> list[dict[str, Any]]:
     return result
 
 
+def _unique_substitutions(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One record per (stage, covered, substitute): the first time it happened."""
+    seen: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for rec in records:
+        seen.setdefault((rec["stage"], rec["covered"], rec["substitute"]), rec)
+    return list(seen.values())
+
+
 def readiness(values: dict[str, Any]) -> float:
     """Launch readiness %: share of launch gates that are ready."""
     outcomes = values.get("outcome", {})
@@ -191,7 +199,7 @@ def build(meta: dict[str, Any], values: dict[str, Any],
                                         "rejections_exhausted"]},
             "failures": {k: v for k, v in values.get("failures", {}).items() if v},
         },
-        "substitutions": values.get("substitutions", []),
+        "substitutions": _unique_substitutions(values.get("substitutions", [])),
         "success_metrics": {
             "launch_readiness_pct": readiness(values),
             "tracking_accuracy": qa.accuracy(checks),

@@ -86,6 +86,7 @@ class LaunchRequest(BaseModel):
     approvers: tuple[str, ...] = ()
     as_of: dt.date
     pattern: Pattern = "diamond"
+    approval_lead_days: int = 5  # approvals are due this many business days before launch
 
     @property
     def program_slug(self) -> str:
@@ -183,6 +184,7 @@ def parse_request(
     as_of: str | dt.date | None = None,
     pattern: str = "diamond",
     today: dt.date | None = None,
+    approval_lead_days: int = 5,
 ) -> LaunchRequest:
     """Validate raw inputs into a :class:`LaunchRequest`; raise ``InvalidRequest`` on any flaw."""
     if program is None:
@@ -229,7 +231,13 @@ def parse_request(
         raise InvalidRequest(
             f"unknown --pattern {pattern!r}: use diamond or pipeline", code="bad_pattern"
         )
+    if not 0 <= approval_lead_days <= 60:
+        raise InvalidRequest(
+            f"--approval-lead-days {approval_lead_days} is out of range: use 0 to 60",
+            code="bad_lead_days",
+        )
     return LaunchRequest(
+        approval_lead_days=approval_lead_days,
         program=name,
         launch_date=launch,
         channels=tuple(ids),
