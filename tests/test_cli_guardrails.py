@@ -36,6 +36,20 @@ def test_roster_file_substitutes_the_unavailable_lead(
     assert "cover:   partner-manager covers lifecycle-ops" in out
 
 
+def test_failed_qa_retried_twice_with_feedback_still_completes(
+    workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runner = ScriptedRunner({("lifecycle-ops", "tooling-qa"): [break_links()] * 2})
+    _script(monkeypatch, runner)
+    code, data = _run(SEED, capsys)
+    assert (code, data["status"]) == (0, "completed")
+    plan = json.loads(Path(data["plan_path"]).read_text())
+    qa_runs = [t for t in plan["transitions"] if t["node"] == "tooling_qa"]
+    assert [t["event"] for t in qa_runs] == ["qa_failed", "qa_failed", "qa_passed"]
+    assert "links.params" in qa_runs[0]["reason"]
+    runner.assert_all_used()
+
+
 def test_escalation_decision_descope_completes_the_launch(
     workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
