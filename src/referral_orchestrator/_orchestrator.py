@@ -57,6 +57,8 @@ class LaunchResult:
             "tasks": len(self.plan.get("tasks", [])),
             "compressed_tasks": self.plan.get("compressed_tasks", []),
             "substitutions": self.plan.get("substitutions", []),
+            "approvals": self.plan.get("approvals", []),
+            "remediations": self.plan.get("remediation_log", []),
             "transitions": len(self.plan.get("transitions", [])),
             "usage": self.plan.get("usage", {}).get("total"),
         }

@@ -75,13 +75,35 @@ def result_text(result: dict[str, Any]) -> str:
         f"tracking accuracy {result['tracking_accuracy']:.0%}, {result['tasks']} tasks, "
         f"{result['transitions']} transitions",
     ]
+    covers: dict[tuple[str, str], list[str]] = {}
     for sub in result.get("substitutions") or []:
-        lines.append(f"cover:   {sub['substitute']} covers {sub['covered']} for {sub['stage']}")
+        covers.setdefault((sub["substitute"], sub["covered"]), []).append(sub["stage"])
+    for (substitute, covered), stages in covers.items():
+        lines.append(f"cover:   {substitute} covers {covered} ({', '.join(stages)})")
+    for a in result.get("approvals") or []:
+        rejected = [h for h in a.get("history", []) if h["decision"] == "reject"]
+        note = f", rejected {len(rejected)}x: {rejected[-1]['note']}" if rejected else ""
+        lines.append(f"approval: {a['approver']} {a['status']} (due {a['deadline']}{note})")
+    for r in result.get("remediations") or []:
+        lines.append(f"ladder:  rung {r['rung']} {r['by']} on {r['stage']}: {r['summary']}")
     lines.append("files:")
-    lines += [f"  {name:<16} {path}" for name, path in result["artifacts"].items()]
+    lines += _file_lines(result["artifacts"])
     lines.append("next:")
     lines += [f"  - {a}" for a in result["next_actions"]]
     return "\n".join(lines)
+
+
+def _file_lines(artifacts: dict[str, str]) -> list[str]:
+    """Main artifacts one per line; the comms kit's assets counted behind its index."""
+    main = {"plan": "plan", "runbook_md": "runbook", "runbook_csv": "runbook csv",
+            "runbook_ics": "calendar", "comms_kit": "comms kit",
+            "monitoring_plan": "monitoring"}
+    lines = [f"  {label:<12} {artifacts[key]}" for key, label in main.items() if key in artifacts]
+    assets = len([k for k in artifacts if k not in main])
+    if assets and "comms_kit" in artifacts:
+        idx = next(i for i, line in enumerate(lines) if line.startswith("  comms kit"))
+        lines[idx] += f"  ({assets} assets beside it)"
+    return lines
 
 
 def result_markdown(result: dict[str, Any]) -> str:
