@@ -94,6 +94,9 @@ def approval_gate(state: LaunchState, runtime: Runtime[RunContext]) -> Update:
         update["attempts"] = {"approval": attempt}
         note = f"{name} rejected the launch package: {value.get('note') or 'no note given'}"
         update["failures"] = {"communications": [note], "approval": [note]}
+        update["changes"] = [{"what": "comms kit", "before": "submitted for approval",
+                              "after": "rework requested", "by": value.get("by") or name,
+                              "reason": value.get("note") or "rejected", "at": now}]
         if attempt >= attempts_allowed(state, "approval"):
             update["outcome"] = {"approval": "escalate"}
             update["escalation"] = {"stage": "approval", "trigger": "rejections_exhausted",

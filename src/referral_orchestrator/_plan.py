@@ -125,6 +125,13 @@ def _unique_substitutions(records: list[dict[str, Any]]) -> list[dict[str, Any]]
     return list(seen.values())
 
 
+def _owner_changes(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every substitution is an owner change in the change log."""
+    return [{"what": f"owner of {r['stage']}", "before": r["covered"], "after": r["substitute"],
+             "by": "roster", "reason": r["reason"], "at": r["at"]}
+            for r in _unique_substitutions(records)]
+
+
 def readiness(values: dict[str, Any]) -> float:
     """Launch readiness %: share of launch gates that are ready."""
     outcomes = values.get("outcome", {})
@@ -206,11 +213,13 @@ def build(meta: dict[str, Any], values: dict[str, Any],
             "response_slas": RESPONSE_SLAS,
         },
         "qa": values.get("qa", {}),
-        "approvals": list(values.get("approvals", {}).values()),
+        "approvals": [{**a, "review": [meta.get("deliverables", {})[k] for k in (
+            "comms_kit", "runbook_md") if k in meta.get("deliverables", {})]}
+            for a in values.get("approvals", {}).values()],
         "pending": meta.get("pending"),
         "deliverables": meta.get("deliverables", {}),
         "transitions": transitions,
-        "change_log": values.get("changes", []),
+        "change_log": _owner_changes(values.get("substitutions", [])) + values.get("changes", []),
         "escalation_log": values.get("escalations", []),
         "remediation_log": values.get("remediations", []),
         "usage": usage_summary(values.get("usage", [])),
