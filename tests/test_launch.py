@@ -156,3 +156,27 @@ def test_graph_command_prints_the_mermaid_in_docs(capsys: pytest.CaptureFixture[
     printed = capsys.readouterr().out.strip()
     doc = (Path(__file__).parents[1] / "docs" / "graph.md").read_text()
     assert printed in doc, "docs/graph.md is stale: run python scripts/update_docs.py"
+
+
+def test_two_launches_in_the_same_second_get_distinct_plan_ids(workdir: Path) -> None:
+    import datetime as dt
+
+    frozen = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.UTC)
+    orch = Orchestrator(workdir / "plans", clock=lambda: frozen)
+    first = orch.launch("Customer Advocates", "2026-12-10", "email", as_of="2026-11-25")
+    second = orch.launch("Customer Advocates", "2026-12-10", "email", as_of="2026-11-25")
+    assert (first.plan_id, second.plan_id) == ("plan-20261125-090000", "plan-20261125-090000-2")
+
+
+def test_unexpected_failure_is_one_line_and_exit_1(
+    workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from referral_orchestrator import _orchestrator
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(_orchestrator, "resolve_runner", boom)
+    assert main(SEED) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "internal error" in err[0]
