@@ -1,33 +1,50 @@
 """Launch artifacts: runbook (Markdown, CSV, iCalendar), comms kit, monitoring plan.
 
-Rendered from graph state with the skills' Jinja templates. Nothing here reads the clock
-or the plan id, so the same request and ``--as-of`` give the same files byte for byte.
+Rendered from graph state with the skills' Jinja templates (``launch-runbook``,
+``launch-comms``, ``launch-monitoring``). Nothing here reads the clock or the plan id, so
+the same request and ``--as-of`` give the same files byte for byte. The iCalendar writer
+is hand-rolled (RFC 5545) to keep the runtime free of extra dependencies.
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import io
 import os
 import tempfile
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from . import _qa as qa
 from ._content import load_skills
-from ._plan import RESPONSE_SLAS
-from ._request import slugify
+from ._plan import RESPONSE_SLAS, readiness
+from ._request import CHANNELS, slugify
 from ._roster import roster_from_overrides
 
+TEMPLATE_SKILLS = ("launch-runbook", "launch-comms", "launch-monitoring")
+SESSION_START_UTC = dt.time(16, 0)  # 11:00 New York, 16:00 London
 
+
+def _cell(value: Any) -> str:
+    """Text safe inside a Markdown table cell."""
+    return str(value).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+@functools.cache
 def _env() -> Environment:
     skills = load_skills()
-    folders = [str(skills[name].path / "templates") for name in ("launch-runbook", "launch-comms")]
-    return Environment(loader=FileSystemLoader(folders), undefined=StrictUndefined,
-                       autoescape=select_autoescape(["html"]), trim_blocks=True,
-                       lstrip_blocks=True, keep_trailing_newline=True)
+    folders = [str(skills[name].path / "templates") for name in TEMPLATE_SKILLS]
+    env = Environment(loader=FileSystemLoader(folders), undefined=StrictUndefined,
+                      autoescape=select_autoescape(["html"]), trim_blocks=True,
+                      lstrip_blocks=True, keep_trailing_newline=True)
+    env.filters["cell"] = _cell
+    env.filters["label"] = lambda c: CHANNELS[c].label if c in CHANNELS else c
+    return env
 
 
 def _write(path: Path, text: str) -> None:
@@ -39,15 +56,26 @@ def _write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def _tidy(text: str) -> str:
+    """One blank line between blocks, one newline at the end (clean Markdown)."""
+    lines = [line.rstrip() for line in text.splitlines()]
+    out: list[str] = []
+    for line in lines:
+        if line or (out and out[-1]):
+            out.append(line)
+    return "\n".join(out).strip() + "\n"
+
+
 def runbook_csv(tasks: list[dict[str, Any]], people: dict[str, str]) -> str:
     """One row per task, for import into a tracker."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")
-    writer.writerow(["id", "title", "owner_agent", "role", "person", "function", "due", "status",
-                     "depends_on"])
+    writer.writerow(["id", "title", "owner_agent", "role", "person", "function", "stage", "due",
+                     "status", "depends_on", "compressed"])
     for t in tasks:
         writer.writerow([t["id"], t["title"], t["owner"], t["role"], people.get(t["role"], ""),
-                         t["function"], t["due"], t["status"], " ".join(t["depends_on"])])
+                         t["function"], t["stage"], t["due"], t["status"],
+                         " ".join(t["depends_on"]), "yes" if t.get("compressed") else "no"])
     return buf.getvalue()
 
 
@@ -76,28 +104,59 @@ def runbook_ics(req: dict[str, Any], tasks: list[dict[str, Any]],
     slug = slugify(req["program"])
     stamp = dt.date.fromisoformat(req["as_of"]).strftime("%Y%m%dT000000Z")
     lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//referral-orchestrator//runbook//EN",
-             "CALSCALE:GREGORIAN", f"X-WR-CALNAME:{_ics_text(req['program'])} launch"]
+             "CALSCALE:GREGORIAN", "METHOD:PUBLISH",
+             f"X-WR-CALNAME:{_ics_text(req['program'])} launch"]
     for t in tasks:
         if t["status"] == "descoped":
             continue
         day = dt.date.fromisoformat(t["due"])
-        lines += ["BEGIN:VEVENT", f"UID:{t['id']}@{slug}.referral-orchestrator", f"DTSTAMP:{stamp}",
-                  f"DTSTART;VALUE=DATE:{day:%Y%m%d}",
+        deps = ", ".join(t["depends_on"]) or "none"
+        lines += ["BEGIN:VEVENT", f"UID:{t['id']}@{slug}.referral-orchestrator",
+                  f"DTSTAMP:{stamp}", f"DTSTART;VALUE=DATE:{day:%Y%m%d}",
                   f"DTEND;VALUE=DATE:{day + dt.timedelta(days=1):%Y%m%d}",
                   f"SUMMARY:{_ics_text('Due: ' + t['title'])}",
                   "DESCRIPTION:" + _ics_text(
-                      "Owner: {owner} ({role}). Task {id}.".format(**t)),
+                      f"Task {t['id']} ({t['function']}). Owner: {t['owner']} ({t['role']}). "
+                      f"Depends on: {deps}."
+                      + (" Compressed schedule." if t.get("compressed") else "")),
+                  f"CATEGORIES:{_ics_text(t['function'])}", "TRANSP:TRANSPARENT",
                   "END:VEVENT"]
     for i, s in enumerate(sessions, start=1):
-        start = dt.datetime.combine(dt.date.fromisoformat(s["date"]), dt.time(16, 0))
+        start = dt.datetime.combine(dt.date.fromisoformat(s["date"]), SESSION_START_UTC)
         end = start + dt.timedelta(minutes=int(s["duration_minutes"]))
         lines += ["BEGIN:VEVENT", f"UID:session-{i}@{slug}.referral-orchestrator",
                   f"DTSTAMP:{stamp}", f"DTSTART:{start:%Y%m%dT%H%M%S}Z",
                   f"DTEND:{end:%Y%m%dT%H%M%S}Z", f"SUMMARY:{_ics_text(s['title'])}",
                   "DESCRIPTION:" + _ics_text("Audience: {audience}. Owner: {owner}.".format(**s)),
-                  "END:VEVENT"]
+                  "CATEGORIES:enablement", "END:VEVENT"]
     lines.append("END:VCALENDAR")
     return "".join(_fold(line) + "\r\n" for line in lines)
+
+
+def landing_page_html(asset: dict[str, Any], req: dict[str, Any]) -> str:
+    """The landing page of a landing-page asset; every piece of text is HTML-escaped."""
+    base = asset.get("cta_url") or ""
+    parts = urlsplit(base) if base else None
+    action = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}/enroll" if parts else (
+        "/enroll")
+    paragraphs = [p.strip() for p in asset["body"].split("\n\n") if p.strip()]
+    return _env().get_template("landing-page.html.j2").render(
+        asset=asset, req=req, paragraphs=paragraphs, action=action,
+        terms_url=asset.get("terms_url") or "terms", fields=qa.REQUIRED_PARAMS[:3])
+
+
+def tracking_links_csv(links: list[dict[str, Any]], partner: dict[str, Any] | None) -> str:
+    """The redirect map for the link shortener, and every tracking link with its UTMs."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n")
+    writer.writerow(["channel", "segment", "short_url", "url"])
+    rows = [(lk["channel"], lk["segment"], lk.get("short_url", ""), lk["url"]) for lk in links]
+    if partner:
+        rows.append(("partner-portal", "partners", partner.get("short_url", ""),
+                     partner["cta_url"]))
+    for row in rows:
+        writer.writerow(row)
+    return buf.getvalue()
 
 
 def render(values: dict[str, Any], out_dir: Path) -> dict[str, str]:
@@ -108,6 +167,7 @@ def render(values: dict[str, Any], out_dir: Path) -> dict[str, str]:
     people = roster.people
     tasks = values.get("tasks", [])
     enablement = values.get("enablement") or {}
+    charter = values.get("charter") or {}
     written: dict[str, str] = {}
 
     def emit(name: str, rel: str, text: str) -> None:
@@ -115,35 +175,84 @@ def render(values: dict[str, Any], out_dir: Path) -> dict[str, str]:
         _write(path, text)
         written[name] = str(path)
 
+    def markdown(template: str, **ctx: Any) -> str:
+        return _tidy(env.get_template(template).render(req=req, **ctx))
+
     if tasks:
-        emit("runbook_md", "runbook.md", env.get_template("runbook.md.j2").render(
-            req=req, tasks=tasks, charter=values.get("charter") or {},
-            compressed=values.get("compressed_tasks", []),
+        ordered = sorted(tasks, key=lambda t: t["due"])
+        emit("runbook_md", "runbook.md", markdown(
+            "runbook.md.j2", tasks=ordered, charter=charter,
+            compressed=[t for t in tasks if t["id"] in values.get("compressed_tasks", [])],
             substitutions=values.get("substitutions", []), people=people,
-            sessions=enablement.get("sessions", []),
+            sessions=enablement.get("sessions", []), session_time=SESSION_START_UTC,
             approvals=list(values.get("approvals", {}).values()), ladder=roster.ladder()))
         emit("runbook_csv", "runbook.csv", runbook_csv(tasks, people))
         emit("runbook_ics", "runbook.ics", runbook_ics(req, tasks, enablement.get("sessions", [])))
     comms = values.get("comms") or {}
     if comms:
-        assets = [a for key in sorted(comms) for a in comms[key]["assets"]]
-        index = []
-        for a in assets:
-            rel = f"comms-kit/{a['channel']}-{slugify(a['segment'])}.md"
-            if a["kind"] == "landing-page":
-                rel = f"comms-kit/landing-page-{slugify(a['segment'])}.html"
-                emit(f"landing_{slugify(a['segment'])}", rel,
-                     env.get_template("landing-page.html.j2").render(
-                         asset=a, req=req, terms_url=(values.get("charter") or {}).get(
-                             "terms_url", ""), action=a["cta_url"]))
-            else:
-                emit(f"{a['channel']}_{slugify(a['segment'])}", rel,
-                     env.get_template("asset.md.j2").render(a=a))
-            index.append({**a, "file": rel.removeprefix("comms-kit/")})
-        emit("comms_kit", "comms-kit/index.md", env.get_template("comms-kit.md.j2").render(
-            req=req, assets=assets, index=index, faq=enablement.get("faq", [])))
+        written.update(_render_kit(values, out_dir, emit, markdown))
     if values.get("golive"):
-        emit("monitoring_plan", "monitoring-plan.md",
-             env.get_template("monitoring-plan.md.j2").render(
-                 req=req, golive=values["golive"], slas=RESPONSE_SLAS))
+        checks = [c for v in values.get("qa", {}).values() for c in v.get("checks", [])]
+        qa_rows = [{"stage": stage, "passed": sum(c["passed"] for c in v.get("checks", [])),
+                    "total": len(v.get("checks", [])),
+                    "failed": sorted({c["id"] for c in qa.failing(v.get("checks", []))})}
+                   for stage, v in sorted(values.get("qa", {}).items())]
+        emit("monitoring_plan", "monitoring-plan.md", markdown(
+            "monitoring-plan.md.j2", golive=values["golive"], slas=RESPONSE_SLAS,
+            readiness=readiness(values), accuracy=qa.accuracy(checks), qa_rows=qa_rows,
+            people=people, ladder=roster.ladder()))
     return written
+
+
+def _render_kit(values: dict[str, Any], out_dir: Path, emit: Any,
+                markdown: Any) -> dict[str, str]:
+    req = values["request"]
+    comms = values["comms"]
+    enablement = values.get("enablement") or {}
+    index: list[dict[str, Any]] = []
+    for key in sorted(k for k in comms if ":" in k):
+        channel, _, segment = key.partition(":")
+        assets = comms[key]["assets"]
+        if channel == "landing-page":
+            for a in assets:
+                rel = f"landing-page-{slugify(segment)}.html"
+                emit(f"landing_page_{slugify(segment)}", f"comms-kit/{rel}",
+                     landing_page_html(a, req))
+                index.append({**a, "file": rel})
+            continue
+        rel = f"{channel}-{slugify(segment)}.md"
+        emit(f"comms_{channel}_{slugify(segment)}", f"comms-kit/{rel}", markdown(
+            "asset.md.j2", channel=channel, segment=segment,
+            items=[{"a": a, "limits": qa.limits(a["channel"], a["body"])} for a in assets]))
+        index += [{**a, "file": rel} for a in assets]
+    shared = (comms.get("partner-kit") or {}).get("assets", [])
+    partner = next((a for a in shared if a["kind"] == "partner-kit"), None)
+    for a in shared:
+        if a["kind"] == "landing-page":
+            emit("landing_page", "comms-kit/landing-page.html", landing_page_html(a, req))
+            index.insert(0, {**a, "file": "landing-page.html"})
+    if partner is not None:
+        emit("partner_kit", "comms-kit/partner-kit.md", markdown("partner-kit.md.j2",
+                                                                 a=partner))
+        index.append({**partner, "file": "partner-kit.md"})
+    links = values.get("tooling", {}).get("tracking_links", [])
+    live = [lk for lk in links if lk["channel"] in req["channels"]]
+    emit("tracking_links", "comms-kit/tracking-links.csv", tracking_links_csv(live, partner))
+    extra = []
+    if enablement.get("support_scripts"):
+        emit("support_scripts", "comms-kit/support-scripts.md", markdown(
+            "support-scripts.md.j2", scripts=enablement["support_scripts"], slas=RESPONSE_SLAS,
+            help_center=enablement.get("help_center", [])))
+        extra.append(("Support scripts and macros", "support-scripts.md"))
+    if enablement.get("faq"):
+        emit("faq", "comms-kit/faq.md", markdown("faq.md.j2", faq=enablement["faq"]))
+        extra.append(("Customer FAQ (help center)", "faq.md"))
+    extra.append(("Tracking links and short-link redirect map", "tracking-links.csv"))
+    placeholders = sorted({p for a in index for p in ("{first_name}", "REFERRAL_CODE",
+                                                      "[Company legal name]")
+                           if p in a["body"] + a.get("footer", "") + a.get("cta_url", "")})
+    path = out_dir / "comms-kit" / "index.md"
+    _write(path, markdown("comms-kit.md.j2", index=index, extra=extra, links=live,
+                          partner=partner, placeholders=placeholders,
+                          tasks={t["id"] for t in values.get("tasks", [])}))
+    return {"comms_kit": str(path)}

@@ -12,13 +12,36 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 Function = Literal[
-    "ops", "legal", "privacy", "finance", "fraud", "tooling", "tracking", "fulfillment",
-    "automation", "qa", "creative", "support", "enablement", "partner", "approval",
-    "golive", "rollback", "review",
+    "ops",
+    "legal",
+    "privacy",
+    "finance",
+    "fraud",
+    "tooling",
+    "tracking",
+    "fulfillment",
+    "automation",
+    "qa",
+    "creative",
+    "support",
+    "enablement",
+    "partner",
+    "approval",
+    "golive",
+    "rollback",
+    "review",
 ]
 AssetKind = Literal[
-    "email", "in-app", "sms", "push", "social", "landing-page", "partner-portal",
-    "partner-kit", "support-script", "faq",
+    "email",
+    "in-app",
+    "sms",
+    "push",
+    "social",
+    "landing-page",
+    "partner-portal",
+    "partner-kit",
+    "support-script",
+    "faq",
 ]
 
 
@@ -38,7 +61,7 @@ class Task(_Out):
     due: str = Field(description="ISO date the task is due")
     depends_on: list[str] = Field(default_factory=list)
     status: Literal["todo", "in_progress", "done", "blocked", "descoped"] = "todo"
-    compressed: bool = Field(False, description="lead time did not fit before launch")
+    compressed: bool = Field(default=False, description="lead time did not fit before launch")
 
 
 class Charter(_Out):
@@ -50,6 +73,12 @@ class Charter(_Out):
     clawback_window_days: int
     terms_url: str
     success_metric: str
+    referrer_reward: str = Field(
+        default="", description="what the referrer gets, short, e.g. '$20'"
+    )
+    friend_reward: str = Field(
+        default="", description="what the referred friend gets, short, e.g. '$20'"
+    )
 
 
 class Checklist(_Out):
@@ -65,7 +94,17 @@ class TrackingLink(_Out):
 
     channel: str
     segment: str
-    url: str
+    url: str = Field(
+        description="full https tracking link with utm_source, utm_medium, "
+        "utm_campaign, utm_content and the ref (referral code) parameter"
+    )
+    short_url: str = Field(
+        default="",
+        description=(
+            "branded short link that redirects to url and passes ?ref= through; printed where "
+            "length counts (SMS, social)"
+        ),
+    )
 
 
 class Tooling(_Out):
@@ -90,8 +129,18 @@ class Asset(_Out):
     body: str
     cta_label: str = ""
     cta_url: str = ""
-    footer: str = ""
-    disclosure: str = ""
+    footer: str = Field(default="", description="email footer: unsubscribe link and postal address")
+    disclosure: str = Field(default="", description="incentive disclosure (social, partner assets)")
+    name: str = Field(
+        default="", description="what the asset is, e.g. 'Launch email', 'Reminder email'"
+    )
+    send_at: str = Field(
+        default="", description="when it is sent or shown, relative to the launch date"
+    )
+    short_url: str = Field(
+        default="", description="short link printed in the body; redirects to cta_url"
+    )
+    terms_url: str = Field(default="", description="program terms linked from the asset")
 
 
 class CommsDraft(_Out):
@@ -117,6 +166,14 @@ class FaqEntry(_Out):
     answer: str
 
 
+class SupportScript(_Out):
+    """A support macro: the situation, what the agent says, and when to hand it on."""
+
+    scenario: str = Field(description="the customer's situation, e.g. 'Reward not received'")
+    script: str = Field(description="what the support agent says or sends")
+    escalation: str = Field(default="", description="when and to whom the agent escalates")
+
+
 class Enablement(_Out):
     """Output of the enablement stage."""
 
@@ -124,6 +181,9 @@ class Enablement(_Out):
     faq: list[FaqEntry]
     help_center: list[str]
     partner_enablement: list[str]
+    support_scripts: list[SupportScript] = Field(
+        default_factory=list, description="support macros for the referral ticket queue"
+    )
 
 
 class PartnerWorkflows(_Out):
@@ -142,6 +202,18 @@ class Metric(_Out):
     target: str
     alert_when: str
     dashboard: str
+    owner: str = Field(default="", description="human role that watches the metric and is paged")
+
+
+class Contact(_Out):
+    """An on-call or escalation contact, by role."""
+
+    role: str = Field(description="human role, e.g. 'Lifecycle Ops lead'")
+    responsibility: str = Field(description="what this role handles during the launch")
+    page_when: str = Field(description="when to page or call this role")
+    agent: str = Field(
+        default="", description="agent of the roster that stands for the role, if any"
+    )
 
 
 class GoLive(_Out):
@@ -154,6 +226,15 @@ class GoLive(_Out):
     incident_response: list[str]
     rollback: list[str]
     contacts: list[str]
+    oncall: list[Contact] = Field(
+        default_factory=list, description="on-call and escalation contacts by role"
+    )
+    rollback_triggers: list[str] = Field(
+        default_factory=list, description="conditions that call for the kill switch"
+    )
+    kill_switch: str = Field(
+        default="", description="the one control that stops the program, and who may pull it"
+    )
 
 
 class Remediation(_Out):
