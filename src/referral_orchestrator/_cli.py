@@ -49,6 +49,8 @@ def _add_common(p: argparse.ArgumentParser, fmt: bool = True) -> None:
                        help="output format (default: text)")
     p.add_argument("--model", default=None,
                    help="'offline' (default) or an Anthropic model id, e.g. claude-sonnet-5-5")
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="no live progress on stderr; print only the summary")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="diamond: comms and enablement in parallel (default); pipeline: in turn")
     p.add_argument("--landing-url",
                    help="referral landing page URL for tracking links (QA probes it over HTTP)")
+    p.add_argument("--approval-lead-days", type=int, default=5,
+                   help="approvals are due this many business days before launch (default: 5)")
     p.add_argument("--max-cost-usd", type=float, default=None,
                    help="model spend limit for this launch; a breach escalates")
     p.add_argument("--max-concurrency", type=int, default=8,
@@ -110,6 +114,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["text", "json"], default="text")
 
     sub.add_parser("graph", help="print the state machine as Mermaid")
+
+    p = sub.add_parser("mcp", help="serve the launch tools and plans over MCP (stdio)",
+                       description="Serve launch_program, approve, escalation_decision, "
+                       "status and list_plans as MCP tools, and the plans as resources, over "
+                       "stdio. Needs the 'mcp' extra: pip install 'referral-orchestrator[mcp]'.")
+    _add_common(p, fmt=False)
     return parser
 
 
@@ -126,12 +136,13 @@ def _emit(result: Any, fmt: str) -> int:
     return EXIT_HALTED if result.status == "halted" else 0
 
 
-def _orchestrator(args: argparse.Namespace) -> Any:
+def _orchestrator(args: argparse.Namespace, on_transition: Any = None) -> Any:
     from ._orchestrator import Orchestrator
 
     return Orchestrator(args.plans_dir, model=args.model or "offline",
                         max_cost_usd=getattr(args, "max_cost_usd", None),
-                        max_concurrency=getattr(args, "max_concurrency", 8))
+                        max_concurrency=getattr(args, "max_concurrency", 8),
+                        on_transition=on_transition)
 
 
 def run(argv: Sequence[str]) -> int:
@@ -156,28 +167,46 @@ def run(argv: Sequence[str]) -> int:
               f"{path}: valid ({plan['status']}, {report['transitions']} transitions, "
               f"chain head {report['chain_head'][:12]})")
         return 0
-    orch = _orchestrator(args)
+    if args.command == "mcp":
+        try:
+            from ._mcp import serve
+        except ImportError as exc:
+            raise UsageError("the mcp command needs the MCP SDK: "
+                             "pip install 'referral-orchestrator[mcp]'") from exc
+        serve(args.plans_dir, model=args.model or "offline")
+        return 0
+    from ._progress import progress_for
+
+    # Live progress on stderr (rich on a terminal, plain lines otherwise), stopped before
+    # the summary is printed, whether the command succeeds or fails.
+    with progress_for(sys.stderr, quiet=args.quiet) as progress:
+        outcome = _dispatch(args, _orchestrator(args, progress))
+    return outcome if isinstance(outcome, int) else _emit(outcome, args.format)
+
+
+def _dispatch(args: argparse.Namespace, orch: Any) -> Any:
+    """Run one orchestrator command; returns its ``LaunchResult`` (or an exit code)."""
     if args.command == "launch-program":
-        return _emit(orch.launch(
+        return orch.launch(
             args.program, args.launch_date, args.channels, segments=args.segments,
             approvers=args.approvers, as_of=args.as_of, pattern=args.pattern,
-            roster=args.roster, landing_url=args.landing_url, out_dir=args.out), args.format)
+            roster=args.roster, landing_url=args.landing_url, out_dir=args.out,
+            approval_lead_days=args.approval_lead_days)
     if args.command == "approve":
-        return _emit(orch.approve(args.plan, args.approver, reject=args.reject, note=args.note,
-                                  by=args.by), args.format)
+        return orch.approve(args.plan, args.approver, reject=args.reject, note=args.note,
+                            by=args.by)
     if args.command == "escalation":
-        return _emit(orch.escalation(args.plan, args.decision, channel=args.channel,
-                                     launch_date=args.launch_date, note=args.note, by=args.by),
-                     args.format)
+        return orch.escalation(args.plan, args.decision, channel=args.channel,
+                               launch_date=args.launch_date, note=args.note, by=args.by)
     if args.command == "resume":
-        return _emit(orch.resume(args.plan), args.format)
+        return orch.resume(args.plan)
     if args.plan is None:
         from ._report import plans_table
 
         rows = orch.list_plans()
         print(json.dumps(rows, indent=2) if args.format == "json" else plans_table(rows))
         return 0
-    return _emit(orch.status(args.plan, today=args.as_of), args.format)
+    return orch.status(args.plan, today=args.as_of)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
