@@ -1,0 +1,139 @@
+"""`langgraph dev` serves the launch graph from langgraph.json; the official SDK drives it.
+
+The server (langgraph-cli, in-memory runtime) runs on a free loopback port with no browser
+and no reload; the run pauses at the approval gate's interrupt and each approver's
+decision resumes it with ``Command(resume=...)``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# Only look for the server packages: importing the in-memory runtime creates
+# .langgraph_api/ in the current folder.
+if importlib.util.find_spec("langgraph_runtime_inmem") is None:
+    pytest.skip("needs langgraph-cli[inmem] (pip install 'referral-orchestrator[server]')",
+                allow_module_level=True)
+httpx = pytest.importorskip("httpx")
+from langgraph_sdk import get_client  # noqa: E402
+from langgraph_sdk.schema import Command  # noqa: E402
+
+from referral_orchestrator._hosts import launch_input  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+GRAPH = "referral_launch"
+START_TIMEOUT_S = 90
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    cli = Path(sys.executable).parent / "langgraph"
+    if not cli.exists():
+        pytest.skip("langgraph-cli is not installed (pip install 'referral-orchestrator[server]')")
+    # The server keeps .langgraph_api/ beside its config: run the repo's config from a copy.
+    work = tmp_path_factory.mktemp("langgraph-dev")
+    (work / "langgraph.json").write_text((ROOT / "langgraph.json").read_text())
+    port = free_port()
+    env = {**os.environ, "LANGGRAPH_CLI_NO_ANALYTICS": "1", "LANGSMITH_TRACING": "false",
+           "LANGCHAIN_TRACING_V2": "false"}
+    env.pop("LANGSMITH_API_KEY", None)
+    log = (work / "server.log").open("w")
+    proc = subprocess.Popen(
+        [str(cli), "dev", "--host", "127.0.0.1", "--port", str(port), "--no-browser",
+         "--no-reload", "--config", str(work / "langgraph.json")],
+        cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:  # bounded start-up polling
+            if proc.poll() is not None:
+                pytest.fail(f"langgraph dev exited:\n{(work / 'server.log').read_text()[-3000:]}")
+            try:
+                if httpx.get(f"{url}/ok", timeout=1.0).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"langgraph dev did not start in {START_TIMEOUT_S}s")
+            time.sleep(0.2)
+        yield url
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        log.close()
+
+
+def interrupts(chunks: list[Any]) -> list[dict[str, Any]]:
+    return [i["value"] for c in chunks if c.event == "updates"
+            for i in (c.data or {}).get("__interrupt__", [])]
+
+
+async def drive(url: str) -> dict[str, Any]:
+    client = get_client(url=url)
+    (assistant,) = await client.assistants.search(graph_id=GRAPH)
+    thread = await client.threads.create()
+    tid = thread["thread_id"]
+    start = launch_input("Customer Advocates", "2026-12-10", "email,in-app",
+                         approvers="legal,finance", as_of="2026-11-25")
+    first = [c async for c in client.runs.stream(tid, assistant["assistant_id"], input=start,
+                                                  stream_mode="updates")]
+    paused = await client.threads.get_state(tid)
+    decisions = []
+    for approver in ("legal", "finance"):
+        value = {"type": "approval", "approver": approver, "decision": "approve",
+                 "note": f"{approver} ok", "by": f"{approver} lead"}
+        decisions.append([c async for c in client.runs.stream(
+            tid, GRAPH, command=Command(resume=value), stream_mode="updates")])
+    final = await client.threads.get_state(tid)
+    return {"first": first, "paused": paused, "decisions": decisions, "final": final}
+
+
+@pytest.mark.slow
+def test_langgraph_dev_pauses_at_the_approval_interrupt_and_resumes_to_go_live(
+    server: str,
+) -> None:
+    out = asyncio.run(drive(server))
+    (asked,) = interrupts(out["first"])
+    assert asked["type"] == "approval"
+    assert [p["approver"] for p in asked["pending"]] == ["legal", "finance"]
+    assert out["paused"]["next"] == ["approval_gate"]
+
+    (still,) = interrupts(out["decisions"][0])
+    assert [p["approver"] for p in still["pending"]] == ["finance"]
+    assert interrupts(out["decisions"][1]) == []
+
+    final = out["final"]
+    assert final["next"] == []
+    values = final["values"]
+    assert {a["approver"]: a["status"] for a in values["approvals"].values()} == {
+        "legal": "approved", "finance": "approved"}
+    assert values["approvals"]["legal"]["by"] == "legal lead"
+    nodes = [t["node"] for t in values["transitions"]]
+    assert nodes[0] == "checklist" and nodes[-1] == "go_live"
+    gate = [(t["event"], t["agent"]) for t in values["transitions"]
+            if t["node"] == "approval_gate"]
+    assert ("approved", "legal") in gate and ("approved", "finance") in gate
+    json.dumps(values)  # the state is plain JSON end to end
