@@ -40,7 +40,7 @@ def _env() -> Environment:
     skills = load_skills()
     folders = [str(skills[name].path / "templates") for name in TEMPLATE_SKILLS]
     env = Environment(loader=FileSystemLoader(folders), undefined=StrictUndefined,
-                      autoescape=select_autoescape(["html"]), trim_blocks=True,
+                      autoescape=select_autoescape(["html", "html.j2"]), trim_blocks=True,
                       lstrip_blocks=True, keep_trailing_newline=True)
     env.filters["cell"] = _cell
     env.filters["label"] = lambda c: CHANNELS[c].label if c in CHANNELS else c

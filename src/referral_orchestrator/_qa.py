@@ -29,6 +29,7 @@ REQUIRED_FUNCTIONS = ("legal", "privacy", "finance", "fraud", "fulfillment", "tr
                       "automation", "qa", "support", "enablement", "partner", "golive",
                       "rollback", "review")
 SHORT_LINK_CHANNELS = ("sms", "social")
+SHARED_KEY = "partner-kit"  # the work item that drafts the shared assets (see _routing)
 PARTNER_KIT_SECTIONS = ("Program overview", "Assets", "Tracking links", "Rules",
                         "Support contacts")
 # Field limits besides the body limit of the channel catalog (characters).
@@ -75,7 +76,7 @@ def limits(channel: str, body: str = "") -> dict[str, int]:
 
 def length_problems(asset: dict[str, Any]) -> list[str]:
     """Fields of an asset over their channel's limit, as ``"field n/limit"``."""
-    caps = limits(asset["channel"], asset.get("body", ""))
+    caps = limits(asset.get("kind", asset["channel"]), asset.get("body", ""))
     return [f"{name} {len(asset.get(name) or '')}/{cap}" for name, cap in caps.items()
             if len(asset.get(name) or "") > cap]
 
@@ -253,14 +254,15 @@ def content_checks(req: dict[str, Any], comms: dict[str, Any],
             results.append(check("comms.coverage", True, f"{len(assets)} asset(s)", key))
             for asset in (draft or {})["assets"]:
                 results.extend(asset_checks(asset, key, links.get(key), req=req))
-    shared = (comms.get("partner-kit") or {}).get("assets", [])
+    # Shared assets (partner kit, landing page) are one work item: failures re-draft it.
+    shared = (comms.get(SHARED_KEY) or {}).get("assets", [])
     kinds = {a["kind"] for a in shared}
     for kind in ("partner-kit", "landing-page"):
         results.append(check("comms.coverage", kind in kinds,
                              f"{kind} drafted" if kind in kinds else f"no {kind} drafted",
-                             f"shared:{kind}"))
+                             SHARED_KEY))
     for asset in shared:
-        results.extend(asset_checks(asset, f"shared:{asset['kind']}", None, req=req))
+        results.extend(asset_checks(asset, SHARED_KEY, None, req=req))
     return results
 
 
@@ -273,9 +275,9 @@ def asset_checks(asset: dict[str, Any], key: str, link: str | None, *,
                  req: dict[str, Any] | None = None) -> Iterable[dict[str, Any]]:
     """Checks of one asset against its channel's rules."""
     kind = asset["kind"]
-    if limits(asset["channel"]):
+    if limits(kind):
         over = length_problems(asset)
-        caps = limits(asset["channel"], asset.get("body", ""))
+        caps = limits(kind, asset.get("body", ""))
         sizes = ", ".join(f"{f} {len(asset.get(f) or '')}/{c}" for f, c in caps.items())
         yield check("comms.length", not over, "over limit: " + "; ".join(over) if over
                     else sizes, key)
