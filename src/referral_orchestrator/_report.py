@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import shlex
 from pathlib import Path
 from typing import Any
@@ -127,3 +128,29 @@ def plans_table(rows: list[dict[str, Any]]) -> str:
     out = ["  ".join(c.ljust(widths[c]) for c in cols)]
     out += ["  ".join(str(r.get(c, "")).ljust(widths[c]) for c in cols) for r in rows]
     return "\n".join(out)
+
+
+def result_html(result: dict[str, Any]) -> str:
+    """HTML summary for Jupyter (``_repr_html_``); every value is escaped."""
+    e = html.escape
+    status = str(result["status"])
+    colour = {"completed": "#1a7f37", "halted": "#cf222e"}.get(status, "#9a6700")
+    rows = "".join(f"<tr><td>{e(str(k))}</td><td><code>{e(str(v))}</code></td></tr>"
+                   for k, v in result["artifacts"].items())
+    actions = "".join(f"<li>{e(str(a))}</li>" for a in result["next_actions"])
+    pending = result.get("pending") or {}
+    waiting = "".join(f"<li>{e(str(p['approver']))} by {e(str(p['deadline']))}</li>"
+                      for p in pending.get("pending", []))
+    readiness = result.get("launch_readiness_pct")
+    return (
+        f"<div class=\"referral-launch\"><h4>{e(str(result['program']))} &mdash; "
+        f"<code>{e(str(result['plan_id']))}</code> &mdash; "
+        f"<span style=\"color:{colour}\"><b>{e(status)}</b></span></h4>"
+        f"<p>Launch {e(str(result['launch_date']))} via "
+        f"{e(', '.join(result['channels'] or []))} ({e(str(result['pattern']))}); "
+        f"readiness {e(str(readiness))}%, {e(str(result['tasks']))} tasks, "
+        f"{e(str(result['transitions']))} transitions.</p>"
+        + (f"<p><b>Waiting for</b></p><ul>{waiting}</ul>" if waiting else "")
+        + f"<table><tr><th>artifact</th><th>path</th></tr>{rows}</table>"
+        f"<p><b>Next</b></p><ul>{actions}</ul></div>"
+    )
