@@ -135,7 +135,7 @@ def next_after(state: LaunchState, stage: str) -> Rerun | Literal["__end__"] | l
 def after_architect(state: LaunchState) -> Rerun | Literal["exec_sponsor"] | list[Send]:
     """Rung 2 remediated -> re-run the stage once; nothing safe -> rung 3."""
     ladder = _outcome(state, "ladder")
-    last = state.get("remediations", [{}])[-1]
+    last = (state.get("remediations") or [{}])[-1]
     if ladder == "rerun":
         return rerun(state, last.get("stage", ""), last.get("trigger", ""))
     return "checklist" if ladder == "replan" else "exec_sponsor"
