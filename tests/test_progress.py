@@ -104,3 +104,13 @@ def test_cli_on_a_terminal_draws_the_rich_table_before_the_summary(
     captured = capsys.readouterr()
     assert "current:" in captured.err and "go-live & monitoring" in captured.err
     assert captured.out.startswith("Customer Advocates")
+
+
+def test_json_document_fields_are_exactly_the_documented_ones(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "surfaces.md").read_text()
+    section = docs.split("## The `--format json` document", 1)[1].split("\n## ", 1)[0]
+    documented = re.findall(r"^\| `([a-z_]+)` \|", section, flags=re.M)
+    assert main([*SEED, "--format", "json", "--quiet"]) == 0
+    assert list(json.loads(capsys.readouterr().out)) == documented
