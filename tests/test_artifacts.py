@@ -353,3 +353,21 @@ def test_plan_records_the_qa_checks_and_derives_tracking_accuracy_from_them(
             "comms.html", "comms.partner_kit", "comms.coverage", "tasks.fulfillment",
             "tasks.tracking"} <= ids
     assert plan["success_metrics"]["tracking_accuracy"] == accuracy(checks) == 1.0
+
+
+def test_descoping_a_channel_after_a_pause_removes_its_files_from_the_kit(tmp_path: Path) -> None:
+    from referral_orchestrator._artifacts import render
+
+    result, out = _launch(tmp_path, "Customer Advocates", channels="email,sms",
+                          segments="power users")
+    notes = out / "comms-kit" / "notes-from-legal.md"
+    notes.write_text("kept")
+    assert (out / "comms-kit" / "sms-power-users.md").is_file()
+    plan = result.plan
+    values = {"request": {**plan["request"]["normalized"], "channels": ["email"]},
+              "roster": plan["request"]["roster"], "tasks": plan["tasks"],
+              "charter": plan["charter"],
+              "comms": {"email:power users": {"assets": []}, "partner-kit": {"assets": []}}}
+    render(values, out)
+    assert not (out / "comms-kit" / "sms-power-users.md").exists()
+    assert notes.read_text() == "kept"

@@ -13,6 +13,7 @@ import datetime as dt
 import functools
 import io
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -204,6 +205,24 @@ def render(values: dict[str, Any], out_dir: Path) -> dict[str, str]:
     return written
 
 
+def written_paths(index: list[dict[str, Any]]) -> set[str]:
+    """File names of the asset files an index lists."""
+    return {a["file"] for a in index}
+
+
+def _drop_stale(folder: Path, keep: set[str]) -> None:
+    """Remove asset files of channels no longer in the launch (e.g. after a descope).
+
+    Only files named like our channel assets (``<channel id>-<segment>.md|.html``) are
+    touched; anything else in the folder is left alone.
+    """
+    ids = "|".join(map(re.escape, CHANNELS))
+    pattern = re.compile(rf"^({ids})-[a-z0-9-]+\.(md|html)$")
+    for path in folder.glob("*"):
+        if path.is_file() and path.name not in keep and pattern.match(path.name):
+            path.unlink()
+
+
 def _render_kit(values: dict[str, Any], out_dir: Path, emit: Any,
                 markdown: Any) -> dict[str, str]:
     req = values["request"]
@@ -251,6 +270,7 @@ def _render_kit(values: dict[str, Any], out_dir: Path, emit: Any,
     placeholders = sorted({p for a in index for p in ("{first_name}", "REFERRAL_CODE",
                                                       "[Company legal name]")
                            if p in a["body"] + a.get("footer", "") + a.get("cta_url", "")})
+    _drop_stale(out_dir / "comms-kit", written_paths(index))
     path = out_dir / "comms-kit" / "index.md"
     _write(path, markdown("comms-kit.md.j2", index=index, extra=extra, links=live,
                           partner=partner, placeholders=placeholders,
