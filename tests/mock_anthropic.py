@@ -191,7 +191,11 @@ class MockAnthropic:
         if isinstance(system, str):
             system = [{"type": "text", "text": system}]
         blocks += [(b["text"], bool(b.get("cache_control"))) for b in system]
-        blocks.append((json.dumps(body["messages"]), False))
+        for message in body["messages"]:
+            parts = message["content"]
+            if isinstance(parts, str):
+                parts = [{"type": "text", "text": parts}]
+            blocks += [(json.dumps(b), bool(b.get("cache_control"))) for b in parts]
         prefixes = [(i, body["model"] + "".join(text for text, _ in blocks[: i + 1]))
                     for i, (_, breakpoint) in enumerate(blocks) if breakpoint]
         last = prefixes[-1][0] + 1 if prefixes else 0
@@ -219,10 +223,8 @@ def call_of(body: dict[str, Any]) -> AgentCall:
     system = body["system"] if isinstance(body["system"], str) else body["system"][0]["text"]
     match = re.search(r"^# You are .+ \(([a-z0-9-]+)\)$", system, re.M)
     assert match is not None, "system prompt names the agent"
-    first = body["messages"][0]["content"]
-    text = first if isinstance(first, str) else first[0]["text"]
     return AgentCall(agent=match.group(1), stage=stage, output_type=STAGE_OUTPUTS[stage],
-                     inputs=inputs_from_prompt(text))
+                     inputs=inputs_from_prompt(body["messages"][0]["content"]))
 
 
 def drafter_answer(body: dict[str, Any]) -> dict[str, Any]:

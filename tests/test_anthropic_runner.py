@@ -329,17 +329,19 @@ def test_the_cli_refuses_a_claude_model_without_a_key_with_exit_2(
 def test_one_runner_serves_parallel_threads_and_counts_every_call(
         api: MockAnthropic, make_runner: Callable[..., AnthropicRunner]) -> None:
     runner = make_runner(max_cost_usd=100.0)
-    api.then(*[overloaded() for _ in range(4)])
+    api.then(*[overloaded() for _ in range(3)])  # < max_attempts even if one thread gets all
     with ThreadPoolExecutor(8) as pool:
         results = list(pool.map(lambda _: runner.run(partner_kit_call()), range(16)))
     usages = [r.usage for r in results if r.usage is not None]
-    assert sum(u.calls for u in usages) == 16 and len(api.messages) == 20
+    assert sum(u.calls for u in usages) == 16 and len(api.messages) == 19
     assert runner.budget.spent_usd == pytest.approx(sum(u.cost_usd for u in usages))
 
 
-def test_request_bodies_are_plain_json_the_sdk_sent_unchanged(
+def test_a_fanned_out_item_sends_its_shared_context_first_behind_a_cache_breakpoint(
         api: MockAnthropic, make_runner: Callable[..., AnthropicRunner]) -> None:
     make_runner().run(partner_kit_call(feedback=("comms.link partner-kit: no CTA link",)))
-    user = api.messages[0]["messages"][0]["content"]
-    assert "comms.link partner-kit: no CTA link" in user
-    assert json.loads(user.split("<inputs>\n")[1].split("\n</inputs>")[0])["segment"] == "partners"
+    context, item = api.messages[0]["messages"][0]["content"]
+    assert context["cache_control"] == {"type": "ephemeral"} and "<context>" in context["text"]
+    assert "cache_control" not in item and "comms.link partner-kit: no CTA link" in item["text"]
+    own = json.loads(item["text"].split("<inputs>\n")[1].split("\n</inputs>")[0])
+    assert own == {"channel": "partner-kit", "link": "", "segment": "partners"}

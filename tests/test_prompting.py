@@ -18,6 +18,7 @@ from referral_orchestrator._prompting import (
     stage_tools,
     system_blocks,
     tool_name,
+    user_content,
     user_prompt,
 )
 from referral_orchestrator._runner import AgentCall
@@ -79,3 +80,16 @@ def test_the_user_prompt_carries_inputs_as_json_and_the_feedback_to_fix() -> Non
 def test_an_unknown_agent_is_a_configuration_error() -> None:
     with pytest.raises(ModelConfigError):
         agent_prefix("nobody")
+
+
+def test_only_fanned_out_items_split_their_inputs_into_shared_and_own() -> None:
+    inputs = {"request": {"program": "Advocates"}, "channel": "email", "segment": "vips",
+              "link": "https://x/?ref=1"}
+    single = AgentCall(agent="lifecycle-ops", stage="communications",
+                       output_type=STAGE_OUTPUTS["communications"], inputs=inputs)
+    assert isinstance(user_content(single), str)
+    fanned = AgentCall(agent="lifecycle-ops", stage="communications",
+                       output_type=STAGE_OUTPUTS["communications"], inputs=inputs,
+                       key="email:vips")
+    blocks = user_content(fanned)
+    assert isinstance(blocks, list) and inputs_from_prompt(blocks) == inputs

@@ -248,7 +248,7 @@ class AnthropicRunner:
             "tools": self._tools(),
             "tool_choice": {"type": "tool", "name": prompting.tool_name(call.stage),
                             "disable_parallel_tool_use": True},
-            "messages": [{"role": "user", "content": prompting.user_prompt(call)}],
+            "messages": [{"role": "user", "content": prompting.user_content(call)}],
         }
         usage, notes = Usage(model=model), list[str]()
         for ask in (1, 2):

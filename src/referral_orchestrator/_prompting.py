@@ -11,7 +11,8 @@ calls - Anthropic caches a prompt *prefix* (tools, then system, then messages):
    call of that agent, whatever the stage.
 3. ``system[1]`` - the stage prompt (``prompts/<stage>.md``), not cached.
 4. one user message - the stage, attempt, work item and inputs as JSON, and the feedback
-   of a failed attempt.
+   of a failed attempt. For a fanned-out work item the inputs it shares with its siblings
+   come first with a fourth breakpoint (see :func:`user_content`).
 
 Nothing here imports a provider SDK: the Claude runner sends these blocks as they are; the
 chat-model runner flattens them into langchain-core messages.
@@ -31,6 +32,7 @@ from ._outputs import STAGE_OUTPUTS
 from ._runner import AgentCall
 
 CACHE_CONTROL: dict[str, str] = {"type": "ephemeral"}
+ITEM_KEYS = frozenset({"channel", "segment", "link", "key"})  # what differs between siblings
 
 HOUSE_RULES = """\
 # How you work in this launch
@@ -164,6 +166,25 @@ def user_prompt(call: AgentCall) -> str:
     return "\n".join(lines)
 
 
+def user_content(call: AgentCall) -> str | list[dict[str, Any]]:
+    """The user turn for the Messages API.
+
+    A fanned-out work item (``call.key`` set, e.g. one channel x segment draft) shares most
+    of its inputs with its siblings: those go first, in their own block with a cache
+    breakpoint, so the siblings read them from the cache; the item's own fields follow.
+    """
+    shared = {k: v for k, v in call.inputs.items() if k not in ITEM_KEYS}
+    if not call.key or len(shared) == len(call.inputs):
+        return user_prompt(call)
+    own = {k: v for k, v in call.inputs.items() if k in ITEM_KEYS}
+    context = ("Shared launch context of every work item of this stage:\n<context>\n"
+               + json.dumps(shared, sort_keys=True, default=str) + "\n</context>")
+    item = user_prompt(AgentCall(call.agent, call.stage, call.output_type, own, call.attempt,
+                                 call.feedback, call.key))
+    return [{"type": "text", "text": context, "cache_control": dict(CACHE_CONTROL)},
+            {"type": "text", "text": item}]
+
+
 def reask_prompt(stage: str, problem: str) -> str:
     """Ask again after output that did not validate, quoting the validation error."""
     return (f"That answer could not be accepted: {problem}\n"
@@ -171,10 +192,14 @@ def reask_prompt(stage: str, problem: str) -> str:
             "exactly (required fields, allowed values, no extra fields).")
 
 
-def inputs_from_prompt(text: str) -> dict[str, Any]:
-    """The inputs JSON of a :func:`user_prompt` (for mocks and simulators)."""
-    start, end = text.index("<inputs>\n") + len("<inputs>\n"), text.index("\n</inputs>")
-    data: dict[str, Any] = json.loads(text[start:end])
+def inputs_from_prompt(content: str | list[dict[str, Any]]) -> dict[str, Any]:
+    """The inputs of a :func:`user_prompt` or :func:`user_content` (for mocks, simulators)."""
+    text = content if isinstance(content, str) else "\n".join(b["text"] for b in content)
+    data: dict[str, Any] = {}
+    for tag in ("context", "inputs"):
+        if f"<{tag}>\n" in text:
+            start = text.index(f"<{tag}>\n") + len(tag) + 3
+            data.update(json.loads(text[start:text.index(f"\n</{tag}>")]))
     return data
 
 
