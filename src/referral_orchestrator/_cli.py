@@ -78,8 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="approvals are due this many business days before launch (default: 5)")
     p.add_argument("--max-cost-usd", type=float, default=None,
                    help="model spend limit for this launch; a breach escalates")
-    p.add_argument("--max-concurrency", type=int, default=8,
-                   help="parallel drafts at once (default: 8)")
+    p.add_argument("--max-concurrency", type=int, default=16,
+                   help="parallel drafts at once (default: 16)")
     _add_common(p)
 
     p = sub.add_parser("approve", help="record an approver's decision and resume")
@@ -141,7 +141,7 @@ def _orchestrator(args: argparse.Namespace, on_transition: Any = None) -> Any:
 
     return Orchestrator(args.plans_dir, model=args.model or "offline",
                         max_cost_usd=getattr(args, "max_cost_usd", None),
-                        max_concurrency=getattr(args, "max_concurrency", 8),
+                        max_concurrency=getattr(args, "max_concurrency", 16),
                         on_transition=on_transition)
 
 

@@ -218,7 +218,8 @@ def tooling_qa(state: LaunchState, runtime: Runtime[RunContext]) -> Update:
     stage = "tooling-qa"
     attempt = state.get("attempts", {}).get(stage, 0) + 1
     inputs = {"request": state["request"], "charter": state.get("charter"),
-              "landing_url": state["landing_url"], "tasks": state.get("tasks", [])}
+              "landing_url": state["landing_url"],
+              "tasks": _tasks_of(state, "tooling-qa")}
     step = run_agent(state, ctx, stage, inputs, attempt=attempt,
                      feedback=state.get("failures", {}).get(stage) or [])
     update: Update = {}
@@ -259,12 +260,23 @@ def communications(state: DraftState, runtime: Runtime[RunContext]) -> Update:
     return update
 
 
+def _tasks_of(state: Any, *stages: str) -> list[dict[str, Any]]:
+    """Only the tasks a stage owns: smaller, cache-friendlier model inputs."""
+    return [t for t in state.get("tasks", []) if t["stage"] in stages]
+
+
+def _open_checks(state: Any) -> dict[str, list[dict[str, Any]]]:
+    """Failed or waived QA checks per stage (go-live needs those, not every pass)."""
+    return {stage: [c for c in result.get("checks", []) if not c["passed"]]
+            for stage, result in state.get("qa", {}).items()}
+
+
 enablement = _simple_stage("enablement", "enablement", "enablement",
                            lambda s: {"request": s["request"], "charter": s.get("charter"),
-                                      "tasks": s.get("tasks", [])})
+                                      "tasks": _tasks_of(s, "enablement", "partner-kit")})
 go_live = _simple_stage("go_live", "go-live", "golive",
-                        lambda s: {"request": s["request"], "qa": s.get("qa", {}),
-                                   "tasks": s.get("tasks", [])})
+                        lambda s: {"request": s["request"], "qa": _open_checks(s),
+                                   "tasks": _tasks_of(s, "go-live", "post-launch-support")})
 
 
 def merge_gate(state: LaunchState, runtime: Runtime[RunContext]) -> Update:

@@ -73,16 +73,19 @@ class Orchestrator:
     """Runs launches against one plans folder. Safe to use from notebooks and async hosts."""
 
     def __init__(self, plans_dir: str | Path = DEFAULT_PLANS_DIR, *, model: Any = "offline",
-                 clock: Callable[[], dt.datetime] | None = None, max_concurrency: int = 8,
+                 clock: Callable[[], dt.datetime] | None = None, max_concurrency: int = 16,
                  on_transition: TransitionHook | None = None,
-                 max_cost_usd: float | None = None) -> None:
+                 max_cost_usd: float | None = None,
+                 runner_options: dict[str, Any] | None = None) -> None:
         self.store = PlanStore(plans_dir)
         self.model = model
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self.max_concurrency = max_concurrency
         self.on_transition = on_transition
-        self.runner_options: dict[str, Any] = (
-            {} if max_cost_usd is None else {"max_cost_usd": max_cost_usd})
+        # options for model runners (tiers, pin, client_factory, prices, ...)
+        self.runner_options: dict[str, Any] = dict(runner_options or {})
+        if max_cost_usd is not None:
+            self.runner_options["max_cost_usd"] = max_cost_usd
         self._runner: AgentRunner | None = None
 
     # -- public API -------------------------------------------------------------------
@@ -285,8 +288,12 @@ class Orchestrator:
     def _run(self, path: Path, doc: dict[str, Any], graph_input: Any) -> LaunchResult:
         """Drive the graph, writing the plan after every streamed node update."""
         if self._runner is None:
-            self._runner = resolve_runner(self.model if self.model != "offline"
-                                          else doc.get("model", "offline"), **self.runner_options)
+            options = dict(self.runner_options)
+            spent = doc["usage"]["total"].get("cost_usd", 0.0)
+            model = self.model if self.model != "offline" else doc.get("model", "offline")
+            if spent and isinstance(model, str) and model != "offline":
+                options["spent_usd"] = spent  # the budget covers the whole plan, not this call
+            self._runner = resolve_runner(model, **options)
         ctx = RunContext(runner=self._runner, clock=self.clock,
                          max_concurrency=self.max_concurrency)
         config = {"configurable": {"thread_id": doc["plan_id"]},
