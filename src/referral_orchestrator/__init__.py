@@ -11,7 +11,9 @@ Names are imported lazily so the CLI's ``--help`` does not pay for LangGraph.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+
+# Not typing.TYPE_CHECKING: importing typing costs --help ~6 ms. mypy treats this name as True.
+TYPE_CHECKING = False
 
 __version__ = "0.1.0"
 
@@ -84,6 +86,8 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from ._drafter import OfflineDrafter
     from ._errors import (
         AgentError,

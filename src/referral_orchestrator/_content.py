@@ -49,6 +49,17 @@ def validator(name: str) -> Draft202012Validator:
     return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
+@functools.cache
+def fast_validator(name: str) -> Any:
+    """A compiled jsonschema-rs validator for hot paths (plan writes and loads), or ``None``
+    when jsonschema-rs is missing. jsonschema stays the authority that explains failures."""
+    try:
+        import jsonschema_rs
+    except ImportError:  # pragma: no cover - optional speed-up
+        return None
+    return jsonschema_rs.validator_for(load_schema(name), validate_formats=True)
+
+
 def split_front_matter(text: str, source: str) -> tuple[dict[str, Any], str]:
     """Split a Markdown file into its YAML front matter and body."""
     if not text.startswith("---\n"):

@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import yaml
-from jinja2 import StrictUndefined
+from jinja2 import StrictUndefined, Template
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel
 
@@ -48,8 +48,14 @@ def _data(skill: str, name: str) -> Any:
     return yaml.safe_load(skill_file(skill, name).read_text(encoding="utf-8"))
 
 
+@functools.lru_cache(maxsize=512)
+def _compiled(template: str) -> Template:
+    # Compiling costs ~2 ms and a launch renders the same few templates over a hundred times.
+    return _ENV.from_string(template)
+
+
 def _render(template: str, **ctx: Any) -> str:
-    return _ENV.from_string(template).render(**ctx).strip()
+    return _compiled(template).render(**ctx).strip()
 
 
 def default_charter(program: str) -> out.Charter:

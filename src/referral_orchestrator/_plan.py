@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from . import _qa as qa
-from ._content import validator
+from ._content import fast_validator, validator
 from ._errors import PlanInvalid, PlanTampered
 from ._roster import roster_from_overrides
 from ._state import MAX_RETRIES
@@ -68,7 +68,9 @@ def seal(plan: dict[str, Any]) -> dict[str, Any]:
 
 def verify(plan: Any, source: str = "plan") -> dict[str, Any]:
     """Schema-validate a plan and check its chain and digest; raise PlanInvalid/PlanTampered."""
-    errors = sorted(validator("plan").iter_errors(plan), key=lambda e: list(e.path))
+    fast = fast_validator("plan")  # ~50x faster; a plan it rejects goes to jsonschema
+    errors = [] if fast is not None and fast.is_valid(plan) else sorted(
+        validator("plan").iter_errors(plan), key=lambda e: list(e.path))
     if errors:
         where = "/".join(str(p) for p in errors[0].absolute_path) or "(root)"
         raise PlanInvalid(f"{source} fails plan.schema.json at {where}: {errors[0].message}")

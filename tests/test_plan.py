@@ -1,0 +1,50 @@
+"""The plan's validators agree: the fast path never lets through what jsonschema refuses."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from referral_orchestrator import Orchestrator
+from referral_orchestrator._content import fast_validator, validator
+
+BREAKS = {
+    "missing status": lambda p: p.pop("status"),
+    "unknown status": lambda p: p.update(status="done-ish"),
+    "bad plan id": lambda p: p.update(plan_id="plan-x"),
+    "retries not two": lambda p: p["error_handling"].update(max_retries=3),
+    "bad task function": lambda p: p["tasks"][0].update(function="vibes"),
+    "bad due date": lambda p: p["tasks"][0].update(due="2026-13-45"),
+    "bad hash": lambda p: p["transitions"][0].update(hash="xyz"),
+    "extra transition field": lambda p: p["transitions"][0].update(note="edited"),
+    "readiness over 100": lambda p: p["success_metrics"].update(launch_readiness_pct=120),
+    "empty channels": lambda p: p["request"]["normalized"].update(channels=[]),
+}
+
+
+@pytest.fixture(scope="module")
+def plan(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    root = tmp_path_factory.mktemp("plan")
+    return Orchestrator(root / "plans").launch(
+        "Customer Advocates", "2026-12-10", "email,in-app", as_of="2026-11-25",
+        approvers="legal").plan
+
+
+def test_both_validators_accept_a_real_plan(plan: dict[str, Any]) -> None:
+    assert not list(validator("plan").iter_errors(plan))
+    fast = fast_validator("plan")
+    assert fast is None or fast.is_valid(plan)
+
+
+@pytest.mark.parametrize("name", sorted(BREAKS))
+def test_fast_validator_never_accepts_what_jsonschema_rejects(
+    name: str, plan: dict[str, Any]
+) -> None:
+    broken = copy.deepcopy(plan)
+    BREAKS[name](broken)
+    assert list(validator("plan").iter_errors(broken)), f"jsonschema accepted: {name}"
+    fast = fast_validator("plan")
+    if fast is not None:
+        assert not fast.is_valid(broken), f"jsonschema-rs accepted: {name}"
