@@ -7,20 +7,40 @@ Errors become one line on stderr and the exit code of their family (see ``_error
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import shlex
 import sys
-from collections.abc import Sequence
-from typing import Any, NoReturn
 
 from ._errors import ReferralError, UsageError
+
+# --help must stay a few ms above a bare interpreter (bench/bench_cli.py): no typing, json,
+# shlex or shutil at import time. mypy treats a module-level TYPE_CHECKING as True.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any, NoReturn
 
 PROG = "referral-orchestrator"
 EXIT_HALTED = 4
 
 
+class _Formatter(argparse.HelpFormatter):
+    """argparse's formatter, sized like ``shutil.get_terminal_size`` without importing shutil."""
+
+    def __init__(self, prog: str, **kwargs: Any) -> None:
+        if kwargs.get("width") is None:
+            try:
+                columns = int(os.environ.get("COLUMNS", "0")) or os.get_terminal_size().columns
+            except (ValueError, OSError):
+                columns = 80
+            kwargs["width"] = columns - 2
+        super().__init__(prog, **kwargs)
+
+
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
@@ -35,6 +55,8 @@ def _resplit(argv: list[str]) -> list[str]:
     needs = one_string or any(a[:1] in "\"'" or a[-1:] in "\"'" for a in argv)
     if not needs:
         return argv
+    import shlex
+
     try:
         return shlex.split(joined)
     except ValueError:
@@ -124,6 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _emit(result: Any, fmt: str) -> int:
+    import json
+
     from ._report import result_markdown, result_text
 
     data = result.to_dict()
@@ -157,6 +181,8 @@ def run(argv: Sequence[str]) -> int:
         print(build_graph().get_graph().draw_mermaid())
         return 0
     if args.command == "validate":
+        import json
+
         from ._store import PlanStore
 
         path, plan = PlanStore(os.path.dirname(args.file) or ".").load(args.file)
@@ -201,6 +227,8 @@ def _dispatch(args: argparse.Namespace, orch: Any) -> Any:
     if args.command == "resume":
         return orch.resume(args.plan)
     if args.plan is None:
+        import json
+
         from ._report import plans_table
 
         rows = orch.list_plans()
