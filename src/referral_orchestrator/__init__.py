@@ -18,6 +18,12 @@ TYPE_CHECKING = False
 __version__ = "0.1.0"
 
 _EXPORTS = {
+    "TransitionStream": "._hosts",
+    "launch_input": "._hosts",
+    "stream_launch": "._hosts",
+    "stream": "._hosts",
+    "as_tools": "._hosts",
+    "as_tool": "._hosts",
     "launch_program": "._orchestrator",
     "Orchestrator": "._orchestrator",
     "LaunchResult": "._orchestrator",
@@ -76,13 +82,19 @@ __all__ = [
     "Roster",
     "RunHalted",
     "TransientModelError",
+    "TransitionStream",
     "Usage",
     "UsageError",
+    "as_tool",
+    "as_tools",
     "build_graph",
+    "launch_input",
     "launch_program",
     "load_roster",
     "parse_request",
     "resolve_runner",
+    "stream",
+    "stream_launch",
 ]
 
 if TYPE_CHECKING:
@@ -106,6 +118,14 @@ if TYPE_CHECKING:
         RunHalted,
         TransientModelError,
         UsageError,
+    )
+    from ._hosts import (
+        TransitionStream,
+        as_tool,
+        as_tools,
+        launch_input,
+        stream,
+        stream_launch,
     )
     from ._orchestrator import LaunchResult, Orchestrator, launch_program
     from ._request import CHANNELS, LaunchRequest, parse_request

@@ -244,6 +244,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ReferralError as exc:
         print(f"{PROG}: error: {exc.message}", file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:  # `... | head`: the reader left; nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted; continue with 'referral-orchestrator resume PLAN'",
               file=sys.stderr)

@@ -28,7 +28,13 @@ Update = dict[str, Any]
 
 def _ctx(runtime: Runtime[RunContext] | None) -> RunContext:
     ctx = getattr(runtime, "context", None)
-    return ctx if isinstance(ctx, RunContext) else RunContext()
+    if isinstance(ctx, RunContext):
+        return ctx
+    if isinstance(ctx, dict) and ctx.get("model"):  # a LangGraph server passes plain data
+        from ._runner import resolve_runner
+
+        return RunContext(runner=resolve_runner(ctx["model"]))
+    return RunContext()
 
 
 def transition(ctx: RunContext, node: str, event: str, *,

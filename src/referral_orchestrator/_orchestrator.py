@@ -68,6 +68,11 @@ class LaunchResult:
 
         return result_markdown(self.to_dict())
 
+    def _repr_html_(self) -> str:
+        from ._report import result_html
+
+        return result_html(self.to_dict())
+
 
 class Orchestrator:
     """Runs launches against one plans folder. Safe to use from notebooks and async hosts."""
@@ -307,6 +312,7 @@ class Orchestrator:
         with self._graph() as graph:
             snap = graph.get_state(config)
             values: dict[str, Any] = dict(snap.values) or self._values_from_plan(doc)
+            announced = len(transitions)
             if graph_input is None and snap.values:
                 transitions = self._merge(transitions, snap.values.get("transitions", []))
             run = True
@@ -332,6 +338,8 @@ class Orchestrator:
                         transitions = merged
                         meta["updated_at"] = self.clock().isoformat()
                         self.store.write(path, build(meta, values, transitions))
+                        self._announce(transitions[announced:])
+                        announced = len(transitions)
             snap = graph.get_state(config)
             values = {k: v for k, v in dict(snap.values).items() if not k.startswith("__")}
             transitions = self._merge(transitions, values.get("transitions", []))
@@ -350,15 +358,19 @@ class Orchestrator:
         meta["updated_at"] = self.clock().isoformat()
         plan = build(meta, values, transitions)
         self.store.write(path, plan)
+        self._announce(transitions[announced:])
         return self._result(path, plan)
 
-    def _merge(self, prior: list[dict[str, Any]],
+    @staticmethod
+    def _merge(prior: list[dict[str, Any]],
                records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        merged = chain(records, prior)
+        return chain(records, prior)
+
+    def _announce(self, records: list[dict[str, Any]]) -> None:
+        """Tell the host about records once they are persisted."""
         if self.on_transition is not None:
-            for rec in merged[len(prior):]:
+            for rec in records:
                 self.on_transition(rec)
-        return merged
 
     @staticmethod
     def _values_from_plan(doc: dict[str, Any]) -> dict[str, Any]:

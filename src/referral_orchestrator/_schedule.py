@@ -1,22 +1,51 @@
 """Business-day arithmetic and the scheduling rules every task list must obey.
 
-Rules (whoever drafted the tasks): no due date on a weekend, none before the planning
-date, none before a task it depends on. Lead times that do not fit are flagged as a
-compressed schedule with the tasks named, never silently squeezed.
+Rules (whoever drafted the tasks): no due date on a weekend or US federal holiday, none
+before the planning date, none before a task it depends on. Lead times that do not fit
+are flagged as a compressed schedule with the tasks named, never silently squeezed.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ._errors import ReferralError
 
 
+def _observed(day: dt.date) -> dt.date:
+    """A fixed-date holiday on a weekend is observed on the Friday before or Monday after."""
+    if day.weekday() == 5:
+        return day - dt.timedelta(days=1)
+    if day.weekday() == 6:
+        return day + dt.timedelta(days=1)
+    return day
+
+
+def _nth_weekday(year: int, month: int, weekday: int, n: int) -> dt.date:
+    """The n-th given weekday of a month (n = -1: the last one)."""
+    if n > 0:
+        first = dt.date(year, month, 1)
+        return first + dt.timedelta(days=(weekday - first.weekday()) % 7 + 7 * (n - 1))
+    last = dt.date(year + month // 12, month % 12 + 1, 1) - dt.timedelta(days=1)
+    return last - dt.timedelta(days=(last.weekday() - weekday) % 7)
+
+
+@functools.cache
+def us_holidays(year: int) -> frozenset[dt.date]:
+    """US federal holidays (observed dates): nobody signs off a launch task on Thanksgiving."""
+    fixed = [dt.date(year, m, d) for m, d in ((1, 1), (6, 19), (7, 4), (11, 11), (12, 25))]
+    floating = [_nth_weekday(year, 1, 0, 3), _nth_weekday(year, 2, 0, 3),
+                _nth_weekday(year, 5, 0, -1), _nth_weekday(year, 9, 0, 1),
+                _nth_weekday(year, 10, 0, 2), _nth_weekday(year, 11, 3, 4)]
+    return frozenset([*map(_observed, fixed), *floating])
+
+
 def is_business_day(day: dt.date) -> bool:
-    """Monday to Friday."""
-    return day.weekday() < 5
+    """Monday to Friday, US federal holidays excluded."""
+    return day.weekday() < 5 and day not in us_holidays(day.year)
 
 
 def next_business_day(day: dt.date) -> dt.date:
