@@ -180,3 +180,16 @@ def test_unexpected_failure_is_one_line_and_exit_1(
     assert main(SEED) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "internal error" in err[0]
+
+
+def test_suggested_full_lead_launch_date_really_removes_the_compression(
+    orch: Orchestrator,
+) -> None:
+    tight = orch.launch("Customer Advocates", "2026-12-10", "email,in-app", as_of="2026-11-25")
+    assert tight.plan["compressed_tasks"]
+    suggested = tight.plan["full_lead_launch"]
+    assert suggested > "2026-12-10"
+    assert any(suggested in a for a in tight.next_actions)
+    roomy = orch.launch("Customer Advocates", suggested, "email,in-app", as_of="2026-11-25")
+    assert roomy.plan["compressed_tasks"] == []
+    assert roomy.plan["full_lead_launch"] == suggested

@@ -184,6 +184,7 @@ def render(values: dict[str, Any], out_dir: Path) -> dict[str, str]:
         emit("runbook_md", "runbook.md", markdown(
             "runbook.md.j2", tasks=ordered, charter=charter,
             compressed=[t for t in tasks if t["id"] in values.get("compressed_tasks", [])],
+            full_lead_launch=values.get("full_lead_launch"),
             substitutions=values.get("substitutions", []), people=people,
             sessions=enablement.get("sessions", []), session_time=SESSION_START_UTC,
             approvals=list(values.get("approvals", {}).values()), ladder=roster.ladder()))

@@ -20,7 +20,7 @@ from . import _qa as qa
 from ._errors import AgentError, AgentUnavailable, BudgetExceeded, InvalidAgentOutput
 from ._roster import NoSubstitute, roster_from_overrides
 from ._runner import AgentCall
-from ._schedule import add_business_days, schedule
+from ._schedule import add_business_days, full_lead_launch, schedule
 from ._state import DraftState, LaunchState, RunContext, attempts_allowed
 
 Update = dict[str, Any]
@@ -210,7 +210,9 @@ def checklist(state: LaunchState, runtime: Runtime[RunContext]) -> Update:
         except Exception as exc:  # a model's task list with unknown deps or cycles
             notes.append(f"task list rejected: {exc}")
         else:
-            update.update(charter=step.output["charter"], tasks=tasks, compressed_tasks=compressed)
+            update.update(charter=step.output["charter"], tasks=tasks, compressed_tasks=compressed,
+                          full_lead_launch=full_lead_launch(
+                              tasks, dt.date.fromisoformat(req["launch_date"])).isoformat())
     update.update(_bookkeeping(stage, step, state, attempt, notes))
     update["transitions"] = [transition(ctx, "checklist", _event(update, stage),
                                         agent=step.agent, stage=stage, attempt=attempt,

@@ -190,6 +190,7 @@ def build(meta: dict[str, Any], values: dict[str, Any],
         "stages": _stages(values, roster),
         "tasks": values.get("tasks", []),
         "compressed_tasks": values.get("compressed_tasks", []),
+        "full_lead_launch": values.get("full_lead_launch"),
         "parallelization": {
             "max_concurrent": meta.get("max_concurrency", 8),
             "parallel_groups": [{"group_id": "drafts", "tasks": work + (

@@ -60,9 +60,15 @@ def next_actions(plan: dict[str, Any], plans_root: Path) -> list[str]:
     if "monitoring_plan" in files:
         actions.append(f"Set up dashboards and alerts from {files['monitoring_plan']} "
                        "before launch day")
-    if plan.get("compressed_tasks"):
-        actions.insert(0, "Schedule is compressed for: " + ", ".join(plan["compressed_tasks"])
-                       + " - move the launch date or add people")
+    squeezed = plan.get("compressed_tasks") or []
+    if squeezed:
+        shown = ", ".join(squeezed[:5]) + (f" and {len(squeezed) - 5} more" if len(squeezed) > 5
+                                           else "")
+        fits = plan.get("full_lead_launch")
+        actions.insert(0, f"Schedule is compressed: {len(squeezed)} tasks get less than their "
+                       f"usual lead time ({shown}; see the runbook). "
+                       + (f"Launch on or after {fits} to give every task its lead time, "
+                          "or add people." if fits else "Move the launch date or add people."))
     return actions
 
 

@@ -132,5 +132,12 @@ def schedule(
         late_for_launch = due > launch and wanted <= launch
         if due > wanted or late_for_launch:
             task["compressed"] = True
+            task["slip_days"] = business_days_between(wanted, due)
             compressed.append(tid)
     return compressed
+
+
+def full_lead_launch(tasks: Iterable[dict[str, Any]], launch: dt.date) -> dt.date:
+    """The earliest launch date that gives every task its full lead time."""
+    slip = max((t.get("slip_days", 0) for t in tasks), default=0)
+    return add_business_days(launch, slip) if slip else launch

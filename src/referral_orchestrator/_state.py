@@ -40,6 +40,7 @@ class LaunchState(TypedDict, total=False):
     charter: dict[str, Any]
     tasks: list[dict[str, Any]]
     compressed_tasks: list[str]
+    full_lead_launch: str  # earliest launch date that gives every task its lead time
     tooling: dict[str, Any]
     qa: Annotated[dict[str, Any], merge]  # stage -> {"passed", "checks", "attempt"}
     comms: Annotated[dict[str, Any], merge]  # work key -> {"assets", "agent"}
