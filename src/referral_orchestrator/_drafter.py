@@ -365,6 +365,19 @@ class OfflineDrafter:
     def _remediation(self, call: AgentCall) -> out.Remediation:
         failing = call.inputs.get("failing_channel")
         channels: list[str] = call.inputs["request"]["channels"]
+        trigger = call.inputs.get("trigger")
+        if trigger == "approval_slipped":
+            return out.Remediation(
+                summary="Chase the late approvers today and give them two more business days; "
+                        "the launch date holds", action="adjust", rerun=True)
+        if trigger == "rejections_exhausted":
+            return out.Remediation(
+                summary="Rework the launch package once more against the approver's notes "
+                        f"({call.inputs.get('reason', '')}) and walk them through it",
+                action="adjust", rerun=True)
+        if trigger == "budget_exceeded":
+            return out.Remediation(summary="Model budget spent: a person decides", action="none",
+                                   rerun=False)
         if failing and len(channels) > 1:
             return out.Remediation(
                 summary=f"Descope {failing} and re-run {call.inputs['stage']} without it",

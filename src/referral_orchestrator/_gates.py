@@ -124,6 +124,7 @@ def referral_architect(state: LaunchState, runtime: Runtime[RunContext]) -> Upda
                                            agent="referral-architect", stage=stage,
                                            reason="rung 2 already used for this stage")]}
     inputs = {"request": state["request"], "stage": stage, "reason": esc.get("reason", ""),
+              "trigger": esc.get("trigger", ""),
               "failing_channel": esc.get("failing_channel"), "failures": state.get("failures")}
     step = run_agent(state, ctx, "remediation", inputs, attempt=1, feedback=[])
     if step.output is None or not step.output["rerun"]:
