@@ -63,17 +63,11 @@ class PlanStore:
         base = f"plan-{stamp:%Y%m%d-%H%M%S}"
         for n in range(1, 10_000):
             plan_id = base if n == 1 else f"{base}-{n}"
-            data = self._encode(make(plan_id))
-            fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".tmp-", suffix=".json")
+            tmp = self._durable_temp(self.root, self._encode(make(plan_id)))
             try:
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(data)
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                try:
-                    os.link(tmp, self.path_of(plan_id))  # fails if the id is taken
-                except FileExistsError:
-                    continue
+                os.link(tmp, self.path_of(plan_id))  # fails if the id is taken: never clobber
+            except FileExistsError:
+                continue
             finally:
                 os.unlink(tmp)
             self._fsync_dir()
@@ -82,19 +76,28 @@ class PlanStore:
 
     def write(self, path: Path, plan: dict[str, Any]) -> None:
         """Validate and atomically replace a plan file."""
-        data = self._encode(plan)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+        tmp = self._durable_temp(path.parent, self._encode(plan))
         try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
             os.replace(tmp, path)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise
         self._fsync_dir(path.parent)
+
+    @staticmethod
+    def _durable_temp(folder: Path, data: bytes) -> str:
+        """A fully written and fsynced temp file beside its destination."""
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+        except BaseException:
+            os.unlink(tmp)
+            raise
+        return tmp
 
     def load(self, ref: str | os.PathLike[str]) -> tuple[Path, dict[str, Any]]:
         """Read and verify a plan (schema, hash chain, digest); refuse it if any fails."""
