@@ -60,6 +60,14 @@ def fast_validator(name: str) -> Any:
     return jsonschema_rs.validator_for(load_schema(name), validate_formats=True)
 
 
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml is ~10x faster
+
+
+def load_yaml(text: str) -> Any:
+    """Safe YAML load, with libyaml's C loader when it is available."""
+    return yaml.load(text, Loader=_YAML_LOADER)
+
+
 def split_front_matter(text: str, source: str) -> tuple[dict[str, Any], str]:
     """Split a Markdown file into its YAML front matter and body."""
     if not text.startswith("---\n"):
@@ -67,7 +75,7 @@ def split_front_matter(text: str, source: str) -> tuple[dict[str, Any], str]:
     end = text.find("\n---", 4)
     if end < 0:
         raise ReferralError(f"{source}: front matter is not closed with ---")
-    meta = yaml.safe_load(text[4:end]) or {}
+    meta = load_yaml(text[4:end]) or {}
     if not isinstance(meta, dict):
         raise ReferralError(f"{source}: front matter must be a mapping")
     return meta, text[end + 4 :].lstrip("\n")

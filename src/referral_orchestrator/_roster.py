@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from ._content import AgentSpec, load_agents, validator
+from ._content import AgentSpec, load_agents, load_yaml, validator
 from ._errors import InvalidRequest, ReferralError
 
 FIRST_RUNG = "lifecycle-ops"
@@ -162,7 +162,7 @@ def load_roster(path: str | Path | None = None) -> Roster:
         return roster_from_overrides(None)
     file = Path(path)
     try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+        data = load_yaml(file.read_text(encoding="utf-8")) or {}
     except FileNotFoundError:
         raise InvalidRequest(f"--roster {file} does not exist: pass a YAML file",
                              code="bad_roster") from None
