@@ -53,6 +53,7 @@ class LaunchResult:
             "artifacts": self.artifacts, "next_actions": self.next_actions,
             "pending": self.pending,
             "launch_readiness_pct": metrics.get("launch_readiness_pct"),
+            "on_schedule_pct": metrics.get("on_schedule_pct"),
             "tracking_accuracy": metrics.get("tracking_accuracy"),
             "tasks": len(self.plan.get("tasks", [])),
             "compressed_tasks": self.plan.get("compressed_tasks", []),

@@ -135,13 +135,28 @@ def _owner_changes(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def readiness(values: dict[str, Any]) -> float:
-    """Launch readiness %: share of launch gates that are ready."""
+    """Launch readiness %: share of launch gates that are ready.
+
+    Gates: a dated task list whose lead times fit before launch, tooling QA, comms QA,
+    enablement, partner workflows, the go-live plan, and each approval.
+    """
     outcomes = values.get("outcome", {})
-    gates = [bool(values.get("tasks")), outcomes.get("tooling-qa") in ("ok", "waived"),
+    tasks = values.get("tasks")
+    gates = [bool(tasks), bool(tasks) and not values.get("compressed_tasks"),
+             outcomes.get("tooling-qa") in ("ok", "waived"),
              outcomes.get("communications") in ("ok", "waived"), bool(values.get("enablement")),
              bool(values.get("partner_workflows")), bool(values.get("golive"))]
     gates += [a["status"] == "approved" for a in values.get("approvals", {}).values()]
     return round(100 * sum(gates) / len(gates), 1)
+
+
+def on_schedule(values: dict[str, Any]) -> float:
+    """Share of tasks that get their full lead time (not compressed)."""
+    tasks = values.get("tasks") or []
+    if not tasks:
+        return 0.0
+    squeezed = set(values.get("compressed_tasks", []))
+    return round(100 * sum(t["id"] not in squeezed for t in tasks) / len(tasks), 1)
 
 
 def usage_summary(calls: list[dict[str, Any]]) -> dict[str, Any]:
@@ -212,6 +227,7 @@ def build(meta: dict[str, Any], values: dict[str, Any],
         "substitutions": _unique_substitutions(values.get("substitutions", [])),
         "success_metrics": {
             "launch_readiness_pct": readiness(values),
+            "on_schedule_pct": on_schedule(values),
             "tracking_accuracy": qa.accuracy(checks),
             "response_slas": RESPONSE_SLAS,
         },

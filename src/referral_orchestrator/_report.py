@@ -78,7 +78,8 @@ def result_text(result: dict[str, Any]) -> str:
         f"{result['program']} - launch {result['launch_date']} via "
         f"{', '.join(result['channels'] or [])} ({result['pattern']})",
         f"plan:    {result['plan_id']}  status: {result['status']}",
-        f"ready:   {result['launch_readiness_pct']}% launch readiness, "
+        f"ready:   {result['launch_readiness_pct']}% launch readiness "
+        f"({result.get('on_schedule_pct')}% of tasks on schedule), "
         f"tracking accuracy {result['tracking_accuracy']:.0%}, {result['tasks']} tasks, "
         f"{result['transitions']} transitions",
     ]
