@@ -76,7 +76,7 @@ def test_plan_transitions_are_exactly_the_graph_updates_in_stream_order(
     streamed = [node for chunk in graph.stream(values, stream_mode="updates") for node in chunk]
     assert sorted(streamed) == sorted(nodes)
     assert streamed[0] == nodes[0] == "checklist" and streamed[-1] == nodes[-1] == "go_live"
-    assert nodes.count("communications") == 3 * 2 + 1
+    assert nodes.count("communications") == 3 * 2 + 2  # plus partner kit and landing page
 
 
 def test_same_inputs_give_byte_identical_artifacts(workdir: Path) -> None:

@@ -32,10 +32,10 @@ def _ids(results: list[dict[str, Any]], passed: bool = False) -> set[str]:
 
 
 def _call(stage: str, output: type[BaseModel], feedback: tuple[str, ...] = (),
-          **inputs: Any) -> Any:
+          key: str = "", **inputs: Any) -> Any:
     call = AgentCall(agent="lifecycle-ops", stage=stage, output_type=output,
                      inputs={"request": REQ, "charter": CHARTER, "landing_url": LANDING,
-                             **inputs}, feedback=feedback)
+                             **inputs}, feedback=feedback, key=key)
     return OfflineDrafter().run(call).output.model_dump()
 
 
@@ -52,6 +52,8 @@ def _draft(channel: str, feedback: tuple[str, ...] = ()) -> dict[str, Any]:
 def _comms() -> tuple[dict[str, Any], dict[str, str]]:
     comms = {f"{c}:power users": _draft(c) for c in REQ["channels"]}
     comms["partner-kit"] = _call("partner-kit", out.CommsDraft)
+    comms["landing-page"] = _call("communications", out.CommsDraft, key="landing-page",
+                                  channel="landing-page", segment="all visitors", link="")
     links = {f"{lk['channel']}:{lk['segment']}": lk["url"] for lk in _tooling()["tracking_links"]}
     return comms, links
 

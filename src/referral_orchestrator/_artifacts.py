@@ -245,7 +245,8 @@ def _render_kit(values: dict[str, Any], out_dir: Path, emit: Any,
             "asset.md.j2", channel=channel, segment=segment,
             items=[{"a": a, "limits": qa.limits(a["channel"], a["body"])} for a in assets]))
         index += [{**a, "file": rel} for a in assets]
-    shared = (comms.get("partner-kit") or {}).get("assets", [])
+    shared = [a for key in ("landing-page", "partner-kit")
+              for a in (comms.get(key) or {}).get("assets", [])]
     partner = next((a for a in shared if a["kind"] == "partner-kit"), None)
     for a in shared:
         if a["kind"] == "landing-page":

@@ -263,6 +263,8 @@ class OfflineDrafter:
         )
 
     def _communications(self, call: AgentCall) -> out.CommsDraft:
+        if call.key == "landing-page":
+            return self._landing_page(call)
         req, charter = call.inputs["request"], call.inputs["charter"]
         channel, segment, link = call.inputs["channel"], call.inputs["segment"], call.inputs["link"]
         copy = _data("launch-comms", "copy.yaml")
@@ -288,7 +290,6 @@ class OfflineDrafter:
                             segment="partners")
         copy = _data("launch-comms", "copy.yaml")
         ctx = {**copy_context(req, charter, link), "landing_url": landing}
-        failed = qa.check_ids(call.feedback)
         template = skill_file("launch-comms", "templates/partner-kit-body.md.j2").read_text(
             encoding="utf-8")
         kit = copy["partner_kit"]
@@ -298,11 +299,21 @@ class OfflineDrafter:
             body=_render(template, **ctx), cta_label=kit["cta_label"], cta_url=link,
             short_url=ctx["short_link"], disclosure=_render(kit["disclosure"], **ctx),
             terms_url=charter["terms_url"], send_at="Published before the partner briefing")
-        landing_page = draft_asset(copy["shared_landing"], kind="landing-page",
-                                   channel="landing-page", segment="all visitors", ctx=ctx,
-                                   tight="comms.length" in failed)
-        landing_page.cta_url = landing  # the page itself: its form posts to <landing>/enroll
-        return out.CommsDraft(assets=[partner, landing_page])
+        return out.CommsDraft(assets=[partner])
+
+    def _landing_page(self, call: AgentCall) -> out.CommsDraft:
+        """The shared landing page every tracking link lands on (lifecycle-ops)."""
+        req, charter = call.inputs["request"], call.inputs["charter"]
+        landing = call.inputs["landing_url"]
+        link = tracking_url(landing, program=req["program"], channel="partner-portal",
+                            segment="partners")
+        copy = _data("launch-comms", "copy.yaml")
+        ctx = {**copy_context(req, charter, link), "landing_url": landing}
+        page = draft_asset(copy["shared_landing"], kind="landing-page", channel="landing-page",
+                           segment="all visitors", ctx=ctx,
+                           tight="comms.length" in qa.check_ids(call.feedback))
+        page.cta_url = landing  # the page itself: its form posts to <landing>/enroll
+        return out.CommsDraft(assets=[page])
 
     def _enablement(self, call: AgentCall) -> out.Enablement:
         req = call.inputs["request"]

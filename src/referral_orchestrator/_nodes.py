@@ -19,6 +19,7 @@ from . import _outputs as out
 from . import _qa as qa
 from ._errors import AgentError, AgentUnavailable, BudgetExceeded, InvalidAgentOutput
 from ._roster import NoSubstitute, roster_from_overrides
+from ._routing import SHARED_KEYS
 from ._runner import AgentCall
 from ._schedule import add_business_days, full_lead_launch, schedule
 from ._state import DraftState, LaunchState, RunContext, attempts_allowed
@@ -297,7 +298,7 @@ def merge_gate(state: LaunchState, runtime: Runtime[RunContext]) -> Update:
              for link in state.get("tooling", {}).get("tracking_links", [])}
     checks = qa.content_checks(req, state.get("comms", {}), links)
     errors = {k: v for k, v in state.get("failures", {}).items()
-              if v and (k == "partner-kit" or ":" in k)}
+              if v and (k in SHARED_KEYS or ":" in k)}
     if not state.get("enablement"):
         errors["enablement"] = state.get("failures", {}).get("enablement") or ["no enablement"]
     failed = blocking(checks, state)

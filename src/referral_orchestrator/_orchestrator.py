@@ -275,6 +275,7 @@ class Orchestrator:
         path = self.store.resolve(plan)
         self.store.load(path)  # refuse a tampered plan before waiting on its lock
         with self.store.lock(path.stem):
+            self.store.sweep(path.stem)  # a killed writer may have left a temp file
             yield self.store.load(path)  # re-read: another process may have moved it on
 
     @contextlib.contextmanager

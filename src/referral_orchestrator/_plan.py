@@ -182,7 +182,8 @@ def build(meta: dict[str, Any], values: dict[str, Any],
     req = values["request"]
     roster = roster_from_overrides(values.get("roster"))
     checks = [c for v in values.get("qa", {}).values() for c in v.get("checks", [])]
-    work = [f"{c}:{s}" for c in req["channels"] for s in req["audience"]] + ["partner-kit"]
+    work = [f"{c}:{s}" for c in req["channels"] for s in req["audience"]] + [
+        "partner-kit", "landing-page"]
     plan: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "plan_id": meta["plan_id"],

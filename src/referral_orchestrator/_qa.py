@@ -29,7 +29,7 @@ REQUIRED_FUNCTIONS = ("legal", "privacy", "finance", "fraud", "fulfillment", "tr
                       "automation", "qa", "support", "enablement", "partner", "golive",
                       "rollback", "review")
 SHORT_LINK_CHANNELS = ("sms", "social")
-SHARED_KEY = "partner-kit"  # the work item that drafts the shared assets (see _routing)
+SHARED_KEYS = ("partner-kit", "landing-page")  # shared work items (see _routing)
 PARTNER_KIT_SECTIONS = ("Program overview", "Assets", "Tracking links", "Rules",
                         "Support contacts")
 # Field limits besides the body limit of the channel catalog (characters).
@@ -254,15 +254,14 @@ def content_checks(req: dict[str, Any], comms: dict[str, Any],
             results.append(check("comms.coverage", True, f"{len(assets)} asset(s)", key))
             for asset in (draft or {})["assets"]:
                 results.extend(asset_checks(asset, key, links.get(key), req=req))
-    # Shared assets (partner kit, landing page) are one work item: failures re-draft it.
-    shared = (comms.get(SHARED_KEY) or {}).get("assets", [])
-    kinds = {a["kind"] for a in shared}
-    for kind in ("partner-kit", "landing-page"):
-        results.append(check("comms.coverage", kind in kinds,
-                             f"{kind} drafted" if kind in kinds else f"no {kind} drafted",
-                             SHARED_KEY))
-    for asset in shared:
-        results.extend(asset_checks(asset, SHARED_KEY, None, req=req))
+    # Shared assets are work items of their own (key = kind): failures re-draft just them.
+    for kind in SHARED_KEYS:
+        shared = (comms.get(kind) or {}).get("assets", [])
+        ok = any(a["kind"] == kind for a in shared)
+        results.append(check("comms.coverage", ok,
+                             f"{kind} drafted" if ok else f"no {kind} drafted", kind))
+        for asset in shared:
+            results.extend(asset_checks(asset, kind, None, req=req))
     return results
 
 

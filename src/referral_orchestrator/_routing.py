@@ -13,7 +13,9 @@ from langgraph.types import Send
 from ._state import LaunchState
 
 Rerun = Literal["checklist", "tooling_qa", "partner_ops", "approval_gate", "go_live"]
-SHARED_KEYS = ("partner-kit",)
+# Work items beside channel x segment: the partner kit (partner-manager) and the shared
+# landing page every tracking link lands on (lifecycle-ops).
+SHARED_KEYS = {"partner-kit": "partners", "landing-page": "all visitors"}
 
 
 def work_keys(state: LaunchState) -> list[str]:
@@ -37,7 +39,8 @@ def dispatch_drafts(state: LaunchState, only: list[str] | None = None) -> list[S
         payload: dict[str, Any] = {
             "request": state["request"], "charter": state.get("charter"),
             "landing_url": state["landing_url"], "key": key, "channel": channel,
-            "segment": segment or "partners", "link": links.get(key, ""), "attempt": attempt,
+            "segment": segment or SHARED_KEYS[key], "link": links.get(key, ""),
+            "attempt": attempt,
             "feedback": [*(failures.get(key) or []), *notes, *general],
             "roster": state.get("roster"), "excluded": state.get("excluded", {}),
         }

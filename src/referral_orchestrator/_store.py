@@ -76,7 +76,7 @@ class PlanStore:
 
     def write(self, path: Path, plan: dict[str, Any]) -> None:
         """Validate and atomically replace a plan file."""
-        tmp = self._durable_temp(path.parent, self._encode(plan))
+        tmp = self._durable_temp(path.parent, self._encode(plan), prefix=f".tmp-{path.stem}-")
         try:
             os.replace(tmp, path)
         except BaseException:
@@ -85,10 +85,16 @@ class PlanStore:
             raise
         self._fsync_dir(path.parent)
 
+    def sweep(self, plan_id: str) -> None:
+        """Remove temp files a killed writer of this plan left behind (call under its lock)."""
+        for stale in self.root.glob(f".tmp-{plan_id}-*.json"):
+            with contextlib.suppress(FileNotFoundError):
+                stale.unlink()
+
     @staticmethod
-    def _durable_temp(folder: Path, data: bytes) -> str:
+    def _durable_temp(folder: Path, data: bytes, prefix: str = ".tmp-new-") -> str:
         """A fully written and fsynced temp file beside its destination."""
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=prefix, suffix=".json")
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
