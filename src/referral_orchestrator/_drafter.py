@@ -283,13 +283,19 @@ class OfflineDrafter:
             assets.append(_repair(asset, ctx, failed))
         return out.CommsDraft(assets=assets)
 
-    def _partner_kit(self, call: AgentCall) -> out.CommsDraft:
+    @staticmethod
+    def _shared_context(call: AgentCall) -> tuple[dict[str, Any], str]:
+        """Copy context of the shared assets (partner kit, landing page) and the partner link."""
         req, charter = call.inputs["request"], call.inputs["charter"]
         landing = call.inputs["landing_url"]
         link = tracking_url(landing, program=req["program"], channel="partner-portal",
                             segment="partners")
+        return {**copy_context(req, charter, link), "landing_url": landing}, link
+
+    def _partner_kit(self, call: AgentCall) -> out.CommsDraft:
+        charter = call.inputs["charter"]
+        ctx, link = self._shared_context(call)
         copy = _data("launch-comms", "copy.yaml")
-        ctx = {**copy_context(req, charter, link), "landing_url": landing}
         template = skill_file("launch-comms", "templates/partner-kit-body.md.j2").read_text(
             encoding="utf-8")
         kit = copy["partner_kit"]
@@ -303,12 +309,9 @@ class OfflineDrafter:
 
     def _landing_page(self, call: AgentCall) -> out.CommsDraft:
         """The shared landing page every tracking link lands on (lifecycle-ops)."""
-        req, charter = call.inputs["request"], call.inputs["charter"]
-        landing = call.inputs["landing_url"]
-        link = tracking_url(landing, program=req["program"], channel="partner-portal",
-                            segment="partners")
+        ctx, _ = self._shared_context(call)
+        landing = ctx["landing_url"]
         copy = _data("launch-comms", "copy.yaml")
-        ctx = {**copy_context(req, charter, link), "landing_url": landing}
         page = draft_asset(copy["shared_landing"], kind="landing-page", channel="landing-page",
                            segment="all visitors", ctx=ctx,
                            tight="comms.length" in qa.check_ids(call.feedback))

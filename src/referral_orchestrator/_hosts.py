@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from ._errors import ReferralError
+from ._report import DEFAULT_PLANS_DIR
 
 if TYPE_CHECKING:
     from langchain_core.tools import BaseTool
@@ -142,7 +143,7 @@ def stream(orchestrator: Orchestrator, method: Method, *args: Any,
 
 
 def stream_launch(program: str, launch_date: str, channels: str | list[str], *,
-                  plans_dir: str | Path = ".claude/plans", model: Any = "offline",
+                  plans_dir: str | Path = DEFAULT_PLANS_DIR, model: Any = "offline",
                   **kwargs: Any) -> TransitionStream:
     """Launch a program and stream its transitions (see :meth:`Orchestrator.launch`)."""
     from ._orchestrator import Orchestrator
@@ -164,7 +165,7 @@ def _error(exc: Exception) -> str:
 
 
 def as_tools(orchestrator: Orchestrator | None = None, *,
-             plans_dir: str | Path = ".claude/plans", model: Any = "offline") -> list[BaseTool]:
+             plans_dir: str | Path = DEFAULT_PLANS_DIR, model: Any = "offline") -> list[BaseTool]:
     """The launch, approve, escalation and status tools for a host agent.
 
     Each tool returns the ``--format json`` document of the result; a bad input comes
@@ -252,7 +253,7 @@ def as_tools(orchestrator: Orchestrator | None = None, *,
 
 
 def as_tool(orchestrator: Orchestrator | None = None, *,
-            plans_dir: str | Path = ".claude/plans", model: Any = "offline") -> BaseTool:
+            plans_dir: str | Path = DEFAULT_PLANS_DIR, model: Any = "offline") -> BaseTool:
     """The ``launch_referral_program`` tool alone (see :func:`as_tools`)."""
     return as_tools(orchestrator, plans_dir=plans_dir, model=model)[0]
 

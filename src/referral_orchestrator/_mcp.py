@@ -25,8 +25,9 @@ from mcp.types import Resource
 from . import __version__
 from ._errors import ReferralError
 from ._hosts import stream
-from ._orchestrator import DEFAULT_PLANS_DIR, LaunchResult, Orchestrator
+from ._orchestrator import LaunchResult, Orchestrator
 from ._progress import Progress
+from ._report import DEFAULT_PLANS_DIR
 
 PLAN_URI = "plan://{plan_id}"
 _PLAN_ID = re.compile(r"^plan-\d{8}-\d{6}(-\d+)?$")

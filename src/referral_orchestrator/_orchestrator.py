@@ -19,13 +19,13 @@ from typing import Any
 
 from ._errors import InvalidDecision, RunHalted
 from ._plan import build, chain
+from ._report import DEFAULT_PLANS_DIR
 from ._request import LaunchRequest, normalize_channel, parse_date, parse_request
 from ._roster import Roster, load_roster
 from ._runner import AgentRunner, resolve_runner
 from ._state import RunContext
 from ._store import PlanStore
 
-DEFAULT_PLANS_DIR = ".claude/plans"
 DEFAULT_LANDING = "https://www.example.com/refer/{slug}"
 TransitionHook = Callable[[dict[str, Any]], None]
 

@@ -14,6 +14,8 @@ Everything comes from the agents' front matter (``capabilities``, ``fallbacks``,
 
 from __future__ import annotations
 
+import functools
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -131,8 +133,16 @@ class Roster:
 
 
 def roster_from_overrides(data: dict[str, Any] | None) -> Roster:
-    """Build a roster from the agents plus override data (validated)."""
-    data = data or {}
+    """Build a roster from the agents plus override data (validated).
+
+    Every node rebuilds the roster from state; the same overrides are validated once.
+    """
+    return _roster_for(json.dumps(data or {}, sort_keys=True))
+
+
+@functools.lru_cache(maxsize=64)
+def _roster_for(key: str) -> Roster:
+    data: dict[str, Any] = json.loads(key)
     errors = list(validator("roster").iter_errors(data))
     if errors:
         raise InvalidRequest(
