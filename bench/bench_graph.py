@@ -39,9 +39,9 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph import END, START, StateGraph
 
 from referral_orchestrator import Orchestrator
-from referral_orchestrator._plan import build
-from referral_orchestrator._store import PlanStore
-from referral_orchestrator.graph import build_graph
+from referral_orchestrator.engine.graph import build_graph
+from referral_orchestrator.plan.record import build
+from referral_orchestrator.plan.store import PlanStore
 
 REQUEST: dict[str, Any] = {"program": "Customer Advocates", "launch_date": "2026-12-10",
                            "channels": "email,in-app", "as_of": "2026-11-25"}
@@ -187,7 +187,7 @@ def persistence(root: Path, rounds: int) -> list[dict[str, Any]]:
 
 def write_parts(root: Path, tasks: int, rounds: int) -> dict[str, float]:
     """Median split of one write at ``tasks`` tasks: verify, encode, fsync'd file write."""
-    from referral_orchestrator._plan import verify
+    from referral_orchestrator.plan.chain import verify
 
     values, plan = final_state(root / "parts")
     doc = build(plan_meta(plan), scaled(values, tasks), plan["transitions"])

@@ -38,12 +38,12 @@ import anthropic
 import httpx2
 
 from referral_orchestrator import Orchestrator
-from referral_orchestrator._anthropic import AnthropicRunner
-from referral_orchestrator._drafter import OfflineDrafter
-from referral_orchestrator._outputs import STAGE_OUTPUTS
-from referral_orchestrator._prompting import inputs_from_prompt, stage_of_tool
-from referral_orchestrator._retry import RetryPolicy
-from referral_orchestrator._runner import AgentCall, AgentResult
+from referral_orchestrator.launch.outputs import STAGE_OUTPUTS
+from referral_orchestrator.runners.anthropic import AnthropicRunner
+from referral_orchestrator.runners.base import AgentCall, AgentResult
+from referral_orchestrator.runners.offline import OfflineDrafter
+from referral_orchestrator.runners.prompting import inputs_from_prompt, stage_of_tool
+from referral_orchestrator.runners.retry import RetryPolicy
 
 LAUNCH: dict[str, Any] = {
     "program": "Customer Advocates", "launch_date": "2026-12-10",

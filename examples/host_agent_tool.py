@@ -14,7 +14,7 @@ from langchain_core.messages import AIMessage
 from langgraph.graph import END, START, MessagesState, StateGraph
 from langgraph.prebuilt import ToolNode
 
-from referral_orchestrator._hosts import as_tools
+from referral_orchestrator.surfaces.hosts import as_tools
 
 tools = as_tools(plans_dir=".claude/plans")  # launch, approve, escalation, status
 for tool in tools:

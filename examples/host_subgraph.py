@@ -15,8 +15,8 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.types import Command
 
 from referral_orchestrator import build_graph
-from referral_orchestrator._hosts import launch_input
-from referral_orchestrator._state import LaunchState
+from referral_orchestrator.engine.state import LaunchState
+from referral_orchestrator.surfaces.hosts import launch_input
 
 
 class HostState(LaunchState, total=False):

@@ -11,7 +11,7 @@ import asyncio
 import datetime as dt
 
 from referral_orchestrator import Orchestrator
-from referral_orchestrator._hosts import stream, stream_launch
+from referral_orchestrator.surfaces.hosts import stream, stream_launch
 
 launch_date = (dt.date.today() + dt.timedelta(days=21)).isoformat()
 

@@ -25,10 +25,10 @@ from typing import Any
 import anthropic
 import httpx2
 
-from referral_orchestrator._drafter import OfflineDrafter
-from referral_orchestrator._outputs import STAGE_OUTPUTS
-from referral_orchestrator._prompting import inputs_from_prompt, stage_of_tool
-from referral_orchestrator._runner import AgentCall
+from referral_orchestrator.launch.outputs import STAGE_OUTPUTS
+from referral_orchestrator.runners import AgentCall
+from referral_orchestrator.runners.offline import OfflineDrafter
+from referral_orchestrator.runners.prompting import inputs_from_prompt, stage_of_tool
 
 BASE_URL = "https://api.anthropic.test"
 _ids = itertools.count(1)

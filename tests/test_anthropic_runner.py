@@ -27,18 +27,18 @@ from mock_anthropic import (
     timeout,
 )
 from referral_orchestrator import Orchestrator
-from referral_orchestrator._anthropic import DEFAULT_TIERS, AnthropicRunner
-from referral_orchestrator._errors import (
+from referral_orchestrator.errors import (
     AgentError,
     AgentTimeout,
     BudgetExceeded,
     InvalidAgentOutput,
     ModelConfigError,
 )
-from referral_orchestrator._outputs import STAGE_OUTPUTS
-from referral_orchestrator._prompting import output_schema, tool_name
-from referral_orchestrator._retry import RetryPolicy
-from referral_orchestrator._runner import AgentCall, resolve_runner
+from referral_orchestrator.launch.outputs import STAGE_OUTPUTS
+from referral_orchestrator.runners import AgentCall, resolve_runner
+from referral_orchestrator.runners.anthropic import DEFAULT_TIERS, AnthropicRunner
+from referral_orchestrator.runners.prompting import output_schema, tool_name
+from referral_orchestrator.runners.retry import RetryPolicy
 
 REQUEST: dict[str, Any] = {"program": "Customer Advocates", "launch_date": "2026-12-10",
                            "as_of": AS_OF, "channels": ["email"], "audience": ["power users"],
@@ -312,7 +312,7 @@ def test_a_rejected_key_or_unknown_model_stops_the_launch_before_anything_is_wri
 def test_the_cli_refuses_a_claude_model_without_a_key_with_exit_2(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
-    from referral_orchestrator._cli import main
+    from referral_orchestrator.surfaces.cli import main
 
     monkeypatch.setenv("ANTHROPIC_CONFIG_DIR", str(tmp_path / "no-config"))
     code = main(["launch-program", "--program", "Customer Advocates", "--launch-date",

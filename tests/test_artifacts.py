@@ -16,10 +16,11 @@ import pytest
 
 from conftest import FakeClock
 from referral_orchestrator import Orchestrator
-from referral_orchestrator._drafter import build_tasks
-from referral_orchestrator._plan import RESPONSE_SLAS
-from referral_orchestrator._qa import REQUIRED_FUNCTIONS, html_problems, limits
-from referral_orchestrator._request import CHANNELS, parse_request, slugify
+from referral_orchestrator.launch.channels import CHANNELS, slugify
+from referral_orchestrator.launch.qa import REQUIRED_FUNCTIONS, html_problems, limits
+from referral_orchestrator.launch.request import parse_request
+from referral_orchestrator.launch.stages import RESPONSE_SLAS
+from referral_orchestrator.runners.offline import build_tasks
 
 CHANNEL_IDS = "email,in-app,sms,push,social,landing-page,partner-portal"
 SEGMENTS = "power users,new customers"
@@ -343,7 +344,7 @@ def test_people_named_in_the_roster_show_up_as_on_call_contacts(tmp_path: Path) 
 def test_plan_records_the_qa_checks_and_derives_tracking_accuracy_from_them(
     full: tuple[Any, Path],
 ) -> None:
-    from referral_orchestrator._qa import accuracy
+    from referral_orchestrator.launch.qa import accuracy
 
     plan = full[0].plan
     checks = [c for stage in plan["qa"].values() for c in stage["checks"]]
@@ -356,7 +357,7 @@ def test_plan_records_the_qa_checks_and_derives_tracking_accuracy_from_them(
 
 
 def test_descoping_a_channel_after_a_pause_removes_its_files_from_the_kit(tmp_path: Path) -> None:
-    from referral_orchestrator._artifacts import render
+    from referral_orchestrator.artifacts.render import render
 
     result, out = _launch(tmp_path, "Customer Advocates", channels="email,sms",
                           segments="power users")

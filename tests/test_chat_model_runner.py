@@ -21,13 +21,13 @@ from pydantic import Field
 
 from conftest import AS_OF
 from referral_orchestrator import Orchestrator
-from referral_orchestrator._chat_model import ChatModelRunner, without_sdk_retries
-from referral_orchestrator._drafter import OfflineDrafter
-from referral_orchestrator._errors import AgentError, AgentTimeout, InvalidAgentOutput
-from referral_orchestrator._outputs import STAGE_OUTPUTS
-from referral_orchestrator._prompting import inputs_from_prompt, stage_of_tool
-from referral_orchestrator._retry import RetryPolicy
-from referral_orchestrator._runner import AgentCall, resolve_runner
+from referral_orchestrator.errors import AgentError, AgentTimeout, InvalidAgentOutput
+from referral_orchestrator.launch.outputs import STAGE_OUTPUTS
+from referral_orchestrator.runners import AgentCall, resolve_runner
+from referral_orchestrator.runners.chat_model import ChatModelRunner, without_sdk_retries
+from referral_orchestrator.runners.offline import OfflineDrafter
+from referral_orchestrator.runners.prompting import inputs_from_prompt, stage_of_tool
+from referral_orchestrator.runners.retry import RetryPolicy
 
 NO_SLEEP = RetryPolicy(sleep=lambda _s: None, rng=lambda: 0.0)
 USAGE = {"input_tokens": 1000, "output_tokens": 100, "total_tokens": 1100,

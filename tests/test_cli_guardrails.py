@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from conftest import SEED
-from referral_orchestrator import _orchestrator
-from referral_orchestrator._cli import main
+from referral_orchestrator import orchestrator as _orchestrator
+from referral_orchestrator.surfaces.cli import main
 from referral_orchestrator.testing import ScriptedRunner, break_links
 
 

@@ -16,7 +16,8 @@ import pytest
 from jsonschema import Draft202012Validator
 
 import referral_orchestrator
-from referral_orchestrator._content import (
+from referral_orchestrator.engine.roster import load_roster
+from referral_orchestrator.launch.content import (
     content_root,
     load_agents,
     load_prompt,
@@ -24,7 +25,6 @@ from referral_orchestrator._content import (
     split_front_matter,
     validator,
 )
-from referral_orchestrator._roster import load_roster
 
 ROOT = content_root()
 SNAPSHOTS = Path(__file__).parent / "snapshots"

@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 
 from referral_orchestrator import Orchestrator
-from referral_orchestrator._cli import main
-from referral_orchestrator._plan import verify
-from referral_orchestrator._store import PlanStore
+from referral_orchestrator.plan.chain import verify
+from referral_orchestrator.plan.store import PlanStore
+from referral_orchestrator.surfaces.cli import main
 
 SEED = dict(program="Customer Advocates", launch_date="2026-12-10", channels="email,in-app",
             as_of="2026-11-25")
@@ -37,8 +37,8 @@ CASES = (
 def _child(kind: str, n: int, plans: str, out: str) -> None:  # runs in the forked process
     from langgraph.checkpoint.sqlite import SqliteSaver
 
-    from referral_orchestrator import _store
-    from referral_orchestrator._drafter import OfflineDrafter
+    from referral_orchestrator.plan import store as _store
+    from referral_orchestrator.runners.offline import OfflineDrafter
 
     count = {"i": 0}
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from referral_orchestrator._report import result_html
+from referral_orchestrator.artifacts.report import result_html
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 SCRIPTS = sorted(EXAMPLES.glob("*.py"))

@@ -15,15 +15,15 @@ from langgraph.types import Command
 
 from conftest import AS_OF
 from referral_orchestrator import InvalidRequest, Orchestrator, build_graph
-from referral_orchestrator._hosts import (
+from referral_orchestrator.engine.state import LaunchState
+from referral_orchestrator.plan.chain import verify
+from referral_orchestrator.surfaces.hosts import (
     as_tool,
     as_tools,
     launch_input,
     server_graph,
     stream,
 )
-from referral_orchestrator._plan import verify
-from referral_orchestrator._state import LaunchState
 
 ARGS = ("Customer Advocates", "2026-12-10", "email,in-app")
 

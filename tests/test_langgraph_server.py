@@ -31,7 +31,7 @@ httpx = pytest.importorskip("httpx")
 from langgraph_sdk import get_client  # noqa: E402
 from langgraph_sdk.schema import Command  # noqa: E402
 
-from referral_orchestrator._hosts import launch_input  # noqa: E402
+from referral_orchestrator.surfaces.hosts import launch_input  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 GRAPH = "referral_launch"

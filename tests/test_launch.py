@@ -9,8 +9,8 @@ import pytest
 
 from conftest import SEED
 from referral_orchestrator import Orchestrator, build_graph
-from referral_orchestrator._cli import main
-from referral_orchestrator._plan import verify
+from referral_orchestrator.plan.chain import verify
+from referral_orchestrator.surfaces.cli import main
 
 
 def _plan(workdir: Path) -> dict:
@@ -171,7 +171,7 @@ def test_two_launches_in_the_same_second_get_distinct_plan_ids(workdir: Path) ->
 def test_unexpected_failure_is_one_line_and_exit_1(
     workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from referral_orchestrator import _orchestrator
+    from referral_orchestrator import orchestrator as _orchestrator
 
     def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("disk on fire")

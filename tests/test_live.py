@@ -13,7 +13,7 @@ import pytest
 
 from conftest import AS_OF
 from referral_orchestrator import Orchestrator
-from referral_orchestrator._anthropic import AnthropicRunner
+from referral_orchestrator.runners.anthropic import AnthropicRunner
 
 LIVE = bool(os.environ.get("REFERRAL_LIVE") and os.environ.get("ANTHROPIC_API_KEY"))
 pytestmark = [

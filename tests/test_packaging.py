@@ -118,7 +118,7 @@ def test_installed_package_is_the_wheel_and_carries_every_content_file(
     installed: Installed, elsewhere: Path
 ) -> None:
     probe = (
-        "import json, referral_orchestrator as r, referral_orchestrator._content as c;"
+        "import json, referral_orchestrator as r, referral_orchestrator.launch.content as c;"
         "print(json.dumps({'file': r.__file__, 'content': str(c.content_root()),"
         " 'agents': sorted(c.load_agents()), 'skills': sorted(c.load_skills())}))"
     )

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from referral_orchestrator import Orchestrator
-from referral_orchestrator._content import fast_validator, validator
+from referral_orchestrator.launch.content import fast_validator, validator
 
 BREAKS = {
     "missing status": lambda p: p.pop("status"),

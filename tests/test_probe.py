@@ -13,8 +13,8 @@ import pytest
 
 from conftest import FakeClock
 from referral_orchestrator import Orchestrator
-from referral_orchestrator._probe import probe_checks
-from referral_orchestrator._qa import tooling_checks
+from referral_orchestrator.launch.probe import probe_checks
+from referral_orchestrator.launch.qa import tooling_checks
 
 GOOD = b"""<!DOCTYPE html><html><head><title>Refer</title></head><body>
 <form method="post" action="/enroll"><input type="hidden" name="ref">

@@ -7,10 +7,11 @@ import json
 import pytest
 from jsonschema import Draft202012Validator
 
-from referral_orchestrator._content import content_root, load_agents, load_skills
-from referral_orchestrator._errors import ModelConfigError
-from referral_orchestrator._outputs import STAGE_OUTPUTS
-from referral_orchestrator._prompting import (
+from referral_orchestrator.errors import ModelConfigError
+from referral_orchestrator.launch.content import content_root, load_agents, load_skills
+from referral_orchestrator.launch.outputs import STAGE_OUTPUTS
+from referral_orchestrator.runners import AgentCall
+from referral_orchestrator.runners.prompting import (
     agent_prefix,
     inputs_from_prompt,
     output_schema,
@@ -21,7 +22,6 @@ from referral_orchestrator._prompting import (
     user_content,
     user_prompt,
 )
-from referral_orchestrator._runner import AgentCall
 
 MODEL_AGENTS = [a.name for a in load_agents().values() if a.kind == "agent"]
 

@@ -12,11 +12,11 @@ from pydantic import BaseModel
 
 from conftest import FakeClock
 from referral_orchestrator import Orchestrator
-from referral_orchestrator import _outputs as out
-from referral_orchestrator import _qa as qa
-from referral_orchestrator._drafter import OfflineDrafter, default_charter, tracking_url
-from referral_orchestrator._runner import AgentCall
-from referral_orchestrator._schedule import schedule
+from referral_orchestrator.launch import outputs as out
+from referral_orchestrator.launch import qa
+from referral_orchestrator.launch.schedule import schedule
+from referral_orchestrator.runners import AgentCall
+from referral_orchestrator.runners.offline import OfflineDrafter, default_charter, tracking_url
 from referral_orchestrator.testing import ScriptedRunner, reply_with
 
 LANDING = "https://www.example.com/refer/customer-advocates"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from referral_orchestrator import InvalidRequest, parse_request
-from referral_orchestrator._cli import main
+from referral_orchestrator.surfaces.cli import main
 
 BASE = {"program": "Customer Advocates", "launch_date": "2026-12-10",
         "channels": "email,in-app", "as_of": "2026-11-25"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from referral_orchestrator._schedule import (
+from referral_orchestrator.launch.schedule import (
     add_business_days,
     is_business_day,
     schedule,

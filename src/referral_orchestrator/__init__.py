@@ -18,43 +18,43 @@ TYPE_CHECKING = False
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "TransitionStream": "._hosts",
-    "launch_input": "._hosts",
-    "stream_launch": "._hosts",
-    "stream": "._hosts",
-    "as_tools": "._hosts",
-    "as_tool": "._hosts",
-    "launch_program": "._orchestrator",
-    "Orchestrator": "._orchestrator",
-    "LaunchResult": "._orchestrator",
-    "build_graph": ".graph",
-    "LaunchRequest": "._request",
-    "parse_request": "._request",
-    "CHANNELS": "._request",
-    "load_roster": "._roster",
-    "Roster": "._roster",
-    "AgentRunner": "._runner",
-    "AgentCall": "._runner",
-    "AgentResult": "._runner",
-    "Usage": "._runner",
-    "resolve_runner": "._runner",
-    "OfflineDrafter": "._drafter",
-    "ReferralError": "._errors",
-    "UsageError": "._errors",
-    "InvalidRequest": "._errors",
-    "PlanNotFound": "._errors",
-    "InvalidDecision": "._errors",
-    "ModelConfigError": "._errors",
-    "PlanError": "._errors",
-    "PlanInvalid": "._errors",
-    "PlanTampered": "._errors",
-    "RunHalted": "._errors",
-    "AgentError": "._errors",
-    "AgentUnavailable": "._errors",
-    "BudgetExceeded": "._errors",
-    "AgentTimeout": "._errors",
-    "TransientModelError": "._errors",
-    "InvalidAgentOutput": "._errors",
+    "TransitionStream": ".surfaces.hosts",
+    "launch_input": ".surfaces.hosts",
+    "stream_launch": ".surfaces.hosts",
+    "stream": ".surfaces.hosts",
+    "as_tools": ".surfaces.hosts",
+    "as_tool": ".surfaces.hosts",
+    "launch_program": ".orchestrator",
+    "Orchestrator": ".orchestrator",
+    "LaunchResult": ".orchestrator",
+    "build_graph": ".engine.graph",
+    "LaunchRequest": ".launch.request",
+    "parse_request": ".launch.request",
+    "CHANNELS": ".launch.channels",
+    "load_roster": ".engine.roster",
+    "Roster": ".engine.roster",
+    "AgentRunner": ".runners",
+    "AgentCall": ".runners",
+    "AgentResult": ".runners",
+    "Usage": ".runners",
+    "resolve_runner": ".runners",
+    "OfflineDrafter": ".runners.offline",
+    "ReferralError": ".errors",
+    "UsageError": ".errors",
+    "InvalidRequest": ".errors",
+    "PlanNotFound": ".errors",
+    "InvalidDecision": ".errors",
+    "ModelConfigError": ".errors",
+    "PlanError": ".errors",
+    "PlanInvalid": ".errors",
+    "PlanTampered": ".errors",
+    "RunHalted": ".errors",
+    "AgentError": ".errors",
+    "AgentUnavailable": ".errors",
+    "BudgetExceeded": ".errors",
+    "AgentTimeout": ".errors",
+    "TransientModelError": ".errors",
+    "InvalidAgentOutput": ".errors",
 }
 
 __all__ = [
@@ -100,8 +100,9 @@ __all__ = [
 if TYPE_CHECKING:
     from typing import Any
 
-    from ._drafter import OfflineDrafter
-    from ._errors import (
+    from .engine.graph import build_graph
+    from .engine.roster import Roster, load_roster
+    from .errors import (
         AgentError,
         AgentTimeout,
         AgentUnavailable,
@@ -119,7 +120,12 @@ if TYPE_CHECKING:
         TransientModelError,
         UsageError,
     )
-    from ._hosts import (
+    from .launch.channels import CHANNELS
+    from .launch.request import LaunchRequest, parse_request
+    from .orchestrator import LaunchResult, Orchestrator, launch_program
+    from .runners import AgentCall, AgentResult, AgentRunner, Usage, resolve_runner
+    from .runners.offline import OfflineDrafter
+    from .surfaces.hosts import (
         TransitionStream,
         as_tool,
         as_tools,
@@ -127,11 +133,6 @@ if TYPE_CHECKING:
         stream,
         stream_launch,
     )
-    from ._orchestrator import LaunchResult, Orchestrator, launch_program
-    from ._request import CHANNELS, LaunchRequest, parse_request
-    from ._roster import Roster, load_roster
-    from ._runner import AgentCall, AgentResult, AgentRunner, Usage, resolve_runner
-    from .graph import build_graph
 
 
 def __getattr__(name: str) -> Any:

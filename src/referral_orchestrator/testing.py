@@ -24,9 +24,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ._drafter import OfflineDrafter
-from ._errors import AgentError, AgentTimeout, AgentUnavailable, InvalidAgentOutput
-from ._runner import AgentCall, AgentResult, AgentRunner, Usage
+from .errors import AgentError, AgentTimeout, AgentUnavailable, InvalidAgentOutput
+from .runners.base import AgentCall, AgentResult, AgentRunner, Usage
+from .runners.offline import OfflineDrafter
 
 __all__ = [
     "ScriptedRunner",

@@ -1,0 +1,246 @@
+"""Launch artifacts: runbook (Markdown, CSV, iCalendar), comms kit, monitoring plan.
+
+Rendered from graph state with the skills' Jinja templates (``launch-runbook``,
+``launch-comms``, ``launch-monitoring``). Nothing here reads the clock or the plan id, so
+the same request and ``--as-of`` give the same files byte for byte. The iCalendar writer
+is hand-rolled (RFC 5545) to keep the runtime free of extra dependencies.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from referral_orchestrator.engine.roster import roster_from_overrides
+from referral_orchestrator.launch import qa
+from referral_orchestrator.launch.channels import CHANNELS, limits, slugify
+from referral_orchestrator.launch.pages import landing_page_html, template_env
+from referral_orchestrator.launch.stages import RESPONSE_SLAS, readiness
+
+SESSION_START_UTC = dt.time(16, 0)  # 11:00 New York, 16:00 London
+
+
+def _write(path: Path, text: str) -> None:
+    """Atomic text write (artifacts are never left half-written)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+def _tidy(text: str) -> str:
+    """One blank line between blocks, one newline at the end (clean Markdown)."""
+    lines = [line.rstrip() for line in text.splitlines()]
+    out: list[str] = []
+    for line in lines:
+        if line or (out and out[-1]):
+            out.append(line)
+    return "\n".join(out).strip() + "\n"
+
+
+def runbook_csv(tasks: list[dict[str, Any]], people: dict[str, str]) -> str:
+    """One row per task, for import into a tracker."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n")
+    writer.writerow(["id", "title", "owner_agent", "role", "person", "function", "stage", "due",
+                     "status", "depends_on", "compressed"])
+    for t in tasks:
+        writer.writerow([t["id"], t["title"], t["owner"], t["role"], people.get(t["role"], ""),
+                         t["function"], t["stage"], t["due"], t["status"],
+                         " ".join(t["depends_on"]), "yes" if t.get("compressed") else "no"])
+    return buf.getvalue()
+
+
+def _ics_text(value: str) -> str:
+    return (value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
+            .replace("\n", "\\n"))
+
+
+def _fold(line: str) -> str:
+    """Fold a content line at 75 octets (RFC 5545 section 3.1)."""
+    out: list[str] = []
+    cur = b""
+    for ch in line:
+        enc = ch.encode()
+        if len(cur) + len(enc) > (75 if not out else 74):
+            out.append(cur.decode())
+            cur = b""
+        cur += enc
+    out.append(cur.decode())
+    return "\r\n ".join(out)
+
+
+def runbook_ics(req: dict[str, Any], tasks: list[dict[str, Any]],
+                sessions: list[dict[str, Any]]) -> str:
+    """All-day events for task due dates, timed events for enablement sessions."""
+    slug = slugify(req["program"])
+    stamp = dt.date.fromisoformat(req["as_of"]).strftime("%Y%m%dT000000Z")
+    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//referral-orchestrator//runbook//EN",
+             "CALSCALE:GREGORIAN", "METHOD:PUBLISH",
+             f"X-WR-CALNAME:{_ics_text(req['program'])} launch"]
+    for t in tasks:
+        if t["status"] == "descoped":
+            continue
+        day = dt.date.fromisoformat(t["due"])
+        deps = ", ".join(t["depends_on"]) or "none"
+        lines += ["BEGIN:VEVENT", f"UID:{t['id']}@{slug}.referral-orchestrator",
+                  f"DTSTAMP:{stamp}", f"DTSTART;VALUE=DATE:{day:%Y%m%d}",
+                  f"DTEND;VALUE=DATE:{day + dt.timedelta(days=1):%Y%m%d}",
+                  f"SUMMARY:{_ics_text('Due: ' + t['title'])}",
+                  "DESCRIPTION:" + _ics_text(
+                      f"Task {t['id']} ({t['function']}). Owner: {t['owner']} ({t['role']}). "
+                      f"Depends on: {deps}."
+                      + (" Compressed schedule." if t.get("compressed") else "")),
+                  f"CATEGORIES:{_ics_text(t['function'])}", "TRANSP:TRANSPARENT",
+                  "END:VEVENT"]
+    for i, s in enumerate(sessions, start=1):
+        start = dt.datetime.combine(dt.date.fromisoformat(s["date"]), SESSION_START_UTC)
+        end = start + dt.timedelta(minutes=int(s["duration_minutes"]))
+        lines += ["BEGIN:VEVENT", f"UID:session-{i}@{slug}.referral-orchestrator",
+                  f"DTSTAMP:{stamp}", f"DTSTART:{start:%Y%m%dT%H%M%S}Z",
+                  f"DTEND:{end:%Y%m%dT%H%M%S}Z", f"SUMMARY:{_ics_text(s['title'])}",
+                  "DESCRIPTION:" + _ics_text("Audience: {audience}. Owner: {owner}.".format(**s)),
+                  "CATEGORIES:enablement", "END:VEVENT"]
+    lines.append("END:VCALENDAR")
+    return "".join(_fold(line) + "\r\n" for line in lines)
+
+
+def tracking_links_csv(links: list[dict[str, Any]], partner: dict[str, Any] | None) -> str:
+    """The redirect map for the link shortener, and every tracking link with its UTMs."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n")
+    writer.writerow(["channel", "segment", "short_url", "url"])
+    rows = [(lk["channel"], lk["segment"], lk.get("short_url", ""), lk["url"]) for lk in links]
+    if partner:
+        rows.append(("partner-portal", "partners", partner.get("short_url", ""),
+                     partner["cta_url"]))
+    for row in rows:
+        writer.writerow(row)
+    return buf.getvalue()
+
+
+def render(values: dict[str, Any], out_dir: Path) -> dict[str, str]:
+    """Write every artifact the state supports; returns name -> path."""
+    env = template_env()
+    req = values["request"]
+    roster = roster_from_overrides(values.get("roster"))
+    people = roster.people
+    tasks = values.get("tasks", [])
+    enablement = values.get("enablement") or {}
+    charter = values.get("charter") or {}
+    written: dict[str, str] = {}
+
+    def emit(name: str, rel: str, text: str) -> None:
+        path = out_dir / rel
+        _write(path, text)
+        written[name] = str(path)
+
+    def markdown(template: str, **ctx: Any) -> str:
+        return _tidy(env.get_template(template).render(req=req, **ctx))
+
+    if tasks:
+        ordered = sorted(tasks, key=lambda t: t["due"])
+        emit("runbook_md", "runbook.md", markdown(
+            "runbook.md.j2", tasks=ordered, charter=charter,
+            compressed=[t for t in tasks if t["id"] in values.get("compressed_tasks", [])],
+            full_lead_launch=values.get("full_lead_launch"),
+            substitutions=values.get("substitutions", []), people=people,
+            sessions=enablement.get("sessions", []), session_time=SESSION_START_UTC,
+            approvals=list(values.get("approvals", {}).values()), ladder=roster.ladder()))
+        emit("runbook_csv", "runbook.csv", runbook_csv(tasks, people))
+        emit("runbook_ics", "runbook.ics", runbook_ics(req, tasks, enablement.get("sessions", [])))
+    comms = values.get("comms") or {}
+    if comms:
+        written.update(_render_kit(values, out_dir, emit, markdown))
+    if values.get("golive"):
+        checks = [c for v in values.get("qa", {}).values() for c in v.get("checks", [])]
+        qa_rows = [{"stage": stage, "passed": sum(c["passed"] for c in v.get("checks", [])),
+                    "total": len(v.get("checks", [])),
+                    "failed": sorted({c["id"] for c in qa.failing(v.get("checks", []))})}
+                   for stage, v in sorted(values.get("qa", {}).items())]
+        emit("monitoring_plan", "monitoring-plan.md", markdown(
+            "monitoring-plan.md.j2", golive=values["golive"], slas=RESPONSE_SLAS,
+            readiness=readiness(values), accuracy=qa.accuracy(checks), qa_rows=qa_rows,
+            people=people, ladder=roster.ladder()))
+    return written
+
+
+def written_paths(index: list[dict[str, Any]]) -> set[str]:
+    """File names of the asset files an index lists."""
+    return {a["file"] for a in index}
+
+
+def _drop_stale(folder: Path, keep: set[str]) -> None:
+    """Remove asset files of channels no longer in the launch (e.g. after a descope).
+
+    Only files named like our channel assets (``<channel id>-<segment>.md|.html``) are
+    touched; anything else in the folder is left alone.
+    """
+    ids = "|".join(map(re.escape, CHANNELS))
+    pattern = re.compile(rf"^({ids})-[a-z0-9-]+\.(md|html)$")
+    for path in folder.glob("*"):
+        if path.is_file() and path.name not in keep and pattern.match(path.name):
+            path.unlink()
+
+
+def _render_kit(values: dict[str, Any], out_dir: Path, emit: Any,
+                markdown: Any) -> dict[str, str]:
+    req = values["request"]
+    comms = values["comms"]
+    enablement = values.get("enablement") or {}
+    index: list[dict[str, Any]] = []
+    for key in sorted(k for k in comms if ":" in k):
+        channel, _, segment = key.partition(":")
+        assets = comms[key]["assets"]
+        if channel == "landing-page":
+            for a in assets:
+                rel = f"landing-page-{slugify(segment)}.html"
+                emit(f"landing_page_{slugify(segment)}", f"comms-kit/{rel}",
+                     landing_page_html(a, req))
+                index.append({**a, "file": rel})
+            continue
+        rel = f"{channel}-{slugify(segment)}.md"
+        emit(f"comms_{channel}_{slugify(segment)}", f"comms-kit/{rel}", markdown(
+            "asset.md.j2", channel=channel, segment=segment,
+            items=[{"a": a, "limits": limits(a["channel"], a["body"])} for a in assets]))
+        index += [{**a, "file": rel} for a in assets]
+    shared = [a for key in ("landing-page", "partner-kit")
+              for a in (comms.get(key) or {}).get("assets", [])]
+    partner = next((a for a in shared if a["kind"] == "partner-kit"), None)
+    for a in shared:
+        if a["kind"] == "landing-page":
+            emit("landing_page", "comms-kit/landing-page.html", landing_page_html(a, req))
+            index.insert(0, {**a, "file": "landing-page.html"})
+    if partner is not None:
+        emit("partner_kit", "comms-kit/partner-kit.md", markdown("partner-kit.md.j2",
+                                                                 a=partner))
+        index.append({**partner, "file": "partner-kit.md"})
+    links = values.get("tooling", {}).get("tracking_links", [])
+    live = [lk for lk in links if lk["channel"] in req["channels"]]
+    emit("tracking_links", "comms-kit/tracking-links.csv", tracking_links_csv(live, partner))
+    extra = []
+    if enablement.get("support_scripts"):
+        emit("support_scripts", "comms-kit/support-scripts.md", markdown(
+            "support-scripts.md.j2", scripts=enablement["support_scripts"], slas=RESPONSE_SLAS,
+            help_center=enablement.get("help_center", [])))
+        extra.append(("Support scripts and macros", "support-scripts.md"))
+    if enablement.get("faq"):
+        emit("faq", "comms-kit/faq.md", markdown("faq.md.j2", faq=enablement["faq"]))
+        extra.append(("Customer FAQ (help center)", "faq.md"))
+    extra.append(("Tracking links and short-link redirect map", "tracking-links.csv"))
+    placeholders = sorted({p for a in index for p in ("{first_name}", "REFERRAL_CODE",
+                                                      "[Company legal name]")
+                           if p in a["body"] + a.get("footer", "") + a.get("cta_url", "")})
+    _drop_stale(out_dir / "comms-kit", written_paths(index))
+    path = out_dir / "comms-kit" / "index.md"
+    _write(path, markdown("comms-kit.md.j2", index=index, extra=extra, links=live,
+                          partner=partner, placeholders=placeholders,
+                          tasks={t["id"] for t in values.get("tasks", [])}))
+    return {"comms_kit": str(path)}

@@ -1,0 +1,349 @@
+"""The graph's nodes: each does one stage's work through the runner and reports an outcome.
+
+A node never decides who works next - it records ``outcome[stage]`` (``ok``, ``retry``,
+``escalate``, ...) and the pure functions in ``_routing`` turn that into the next node.
+Every node returns exactly one ``transitions`` record.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from langgraph.config import get_config
+from langgraph.runtime import Runtime
+from pydantic import BaseModel, ValidationError
+
+from referral_orchestrator.errors import (
+    AgentError,
+    AgentUnavailable,
+    BudgetExceeded,
+    InvalidAgentOutput,
+)
+from referral_orchestrator.launch import outputs as out
+from referral_orchestrator.launch import qa
+from referral_orchestrator.launch.schedule import add_business_days, full_lead_launch, schedule
+from referral_orchestrator.runners import AgentCall
+
+from .roster import NoSubstitute, roster_from_overrides
+from .routing import SHARED_KEYS
+from .state import DraftState, LaunchState, RunContext, attempts_allowed
+
+Update = dict[str, Any]
+
+
+def _ctx(runtime: Runtime[RunContext] | None) -> RunContext:
+    ctx = getattr(runtime, "context", None)
+    if isinstance(ctx, RunContext):
+        return ctx
+    if isinstance(ctx, dict) and ctx.get("model"):  # a LangGraph server passes plain data
+        from referral_orchestrator.runners import resolve_runner
+
+        return RunContext(runner=resolve_runner(ctx["model"]))
+    return RunContext()
+
+
+def transition(ctx: RunContext, node: str, event: str, *,
+               agent: str = "", stage: str = "", attempt: int = 0, reason: str = "") -> Update:
+    """The node's transition record, keyed by LangGraph step and task so replays dedupe."""
+    meta = get_config().get("metadata", {}) or {}
+    key = f"{meta.get('langgraph_step', 0)}:{meta.get('langgraph_checkpoint_ns', node)}"
+    return {"key": key, "node": node, "event": event, "agent": agent, "stage": stage,
+            "attempt": attempt, "reason": reason, "at": ctx.clock().isoformat()}
+
+
+@dataclass
+class Step:
+    """Result of one agent step, with the substitutions and usage it caused."""
+
+    output: dict[str, Any] | None = None
+    agent: str = ""
+    error: str = ""
+    no_substitute: bool = False
+    escalate: str = ""  # trigger that skips the retry budget (e.g. budget_exceeded)
+    substitutions: list[dict[str, Any]] = field(default_factory=list)
+    excluded: list[str] = field(default_factory=list)
+    usage: list[dict[str, Any]] = field(default_factory=list)
+
+
+def run_agent(state: LaunchState | DraftState, ctx: RunContext, stage: str,
+              inputs: dict[str, Any], *, attempt: int, feedback: list[str],
+              key: str = "") -> Step:
+    """Assign the stage (substituting unavailable agents) and run it once."""
+    roster = roster_from_overrides(state.get("roster"))
+    excluded = set(state.get("excluded", {}).get(stage, []))
+    step = Step()
+    output_type: type[BaseModel] = out.STAGE_OUTPUTS[stage]
+    while True:
+        try:
+            assignment = roster.assign(stage, exclude=frozenset(excluded))
+        except NoSubstitute as exc:
+            step.error, step.no_substitute, step.escalate = str(exc), True, "no_substitute"
+            return step
+        step.agent = assignment.agent
+        if assignment.substituted:
+            step.substitutions.append({"stage": stage, "covered": assignment.primary,
+                                       "substitute": assignment.agent,
+                                       "reason": assignment.reason, "at": ctx.clock().isoformat()})
+        call = AgentCall(agent=assignment.agent, stage=stage, output_type=output_type,
+                         inputs=inputs, attempt=attempt, feedback=tuple(feedback), key=key)
+        try:
+            result = ctx.get_runner().run(call)
+            output = output_type.model_validate(result.output.model_dump())
+        except AgentUnavailable as exc:
+            excluded.add(assignment.agent)
+            step.excluded.append(assignment.agent)
+            roster = roster_from_overrides({**(state.get("roster") or {}), "unavailable": {
+                **(state.get("roster") or {}).get("unavailable", {}),
+                **{a: str(exc) for a in excluded}}})
+            continue
+        except ValidationError as exc:
+            step.error = str(InvalidAgentOutput(f"{stage} output invalid: {exc.errors()[0]}"))
+            return step
+        except BudgetExceeded as exc:  # spending more cannot fix it: straight up the ladder
+            step.error, step.escalate = f"{exc.code}: {exc.message}", "budget_exceeded"
+            return step
+        except AgentError as exc:
+            step.error = f"{exc.code}: {exc.message}"
+            return step
+        if result.usage is not None:
+            step.usage.append({**result.usage.as_dict(), "agent": assignment.agent,
+                               "stage": stage, "key": key})
+        step.output = output.model_dump(mode="json")
+        return step
+
+
+def _bookkeeping(stage: str, step: Step, state: LaunchState, attempt: int,
+                 failed_notes: list[str]) -> Update:
+    """Outcome, attempts, failures, escalation and logs shared by every agent node."""
+    update: Update = {"attempts": {stage: attempt}, "substitutions": step.substitutions,
+                      "usage": step.usage}
+    if step.excluded:
+        update["excluded"] = {stage: [*state.get("excluded", {}).get(stage, []), *step.excluded]}
+    notes = failed_notes or ([step.error] if step.error else [])
+    if not notes:
+        update["outcome"] = {stage: "ok"}
+        update["failures"] = {stage: None}
+        return update
+    update["failures"] = {stage: notes}
+    if step.escalate or attempt >= attempts_allowed(state, stage):
+        trigger = step.escalate or "retries_exhausted"
+        update["outcome"] = {stage: "escalate"}
+        update["escalation"] = {"stage": stage, "trigger": trigger, "reason": "; ".join(notes),
+                                "attempts": attempt}
+    else:
+        update["outcome"] = {stage: "retry"}
+    return update
+
+
+# A waived check also waives the downstream checks that fail for the same root cause.
+WAIVER_COVERS = {"links.params": ("comms.link",), "links.coverage": ("comms.link",)}
+
+
+def waivable(check_ids: list[str]) -> list[str]:
+    """The check ids a sponsor's 'proceed' waives, including their downstream twins."""
+    out = list(dict.fromkeys(check_ids))
+    for cid in check_ids:
+        out += [c for c in WAIVER_COVERS.get(cid, ()) if c not in out]
+    return out
+
+
+def blocking(checks: list[dict[str, Any]], state: Any) -> list[dict[str, Any]]:
+    """Failed checks that still block: marks waived ones (the sponsor accepted the risk)."""
+    waived = set(state.get("waivers", []))
+    out = []
+    for check in qa.failing(checks):
+        if check["id"] in waived:
+            check["waived"] = True
+        else:
+            out.append(check)
+    return out
+
+
+def _event(update: Update, stage: str) -> str:
+    return {"ok": "completed", "retry": "failed", "escalate": "escalated"}[
+        update["outcome"][stage]]
+
+
+def _simple_stage(node: str, stage: str, target: str, inputs_of: Any) -> Any:
+    """A node that runs one agent stage and stores its output under ``target``."""
+
+    def node_fn(state: LaunchState, runtime: Runtime[RunContext]) -> Update:
+        ctx = _ctx(runtime)
+        attempt = state.get("attempts", {}).get(stage, 0) + 1
+        feedback = state.get("failures", {}).get(stage) or []
+        step = run_agent(state, ctx, stage, inputs_of(state), attempt=attempt, feedback=feedback)
+        update = _bookkeeping(stage, step, state, attempt, [])
+        if step.output is not None:
+            update[target] = step.output
+        update["transitions"] = [transition(ctx, node, _event(update, stage),
+                                            agent=step.agent, stage=stage, attempt=attempt,
+                                            reason=step.error)]
+        return update
+
+    node_fn.__name__ = node
+    return node_fn
+
+
+def _stage_owners(state: LaunchState) -> dict[str, str]:
+    roster = roster_from_overrides(state.get("roster"))
+    owners: dict[str, str] = {}
+    for agent in roster.agents.values():
+        for cap in agent.capabilities:
+            try:
+                owners[cap] = roster.assign(cap).agent
+            except NoSubstitute:
+                owners[cap] = agent.name
+    return owners
+
+
+def checklist(state: LaunchState, runtime: Runtime[RunContext]) -> Update:
+    """Stage 1: the design charter and the dated task list (lifecycle-ops)."""
+    ctx = _ctx(runtime)
+    stage = "checklist"
+    attempt = state.get("attempts", {}).get(stage, 0) + 1
+    inputs = {"request": state["request"], "owners": _stage_owners(state)}
+    step = run_agent(state, ctx, stage, inputs, attempt=attempt,
+                     feedback=state.get("failures", {}).get(stage) or [])
+    notes: list[str] = []
+    update: Update = {}
+    if step.output is not None:
+        tasks = step.output["tasks"]
+        req = state["request"]
+        try:
+            compressed = schedule(tasks, launch=dt.date.fromisoformat(req["launch_date"]),
+                                  as_of=dt.date.fromisoformat(req["as_of"]))
+        except Exception as exc:  # a model's task list with unknown deps or cycles
+            notes.append(f"task list rejected: {exc}")
+        else:
+            update.update(charter=step.output["charter"], tasks=tasks, compressed_tasks=compressed,
+                          full_lead_launch=full_lead_launch(
+                              tasks, dt.date.fromisoformat(req["launch_date"])).isoformat())
+    update.update(_bookkeeping(stage, step, state, attempt, notes))
+    update["transitions"] = [transition(ctx, "checklist", _event(update, stage),
+                                        agent=step.agent, stage=stage, attempt=attempt,
+                                        reason="; ".join(notes) or step.error)]
+    return update
+
+
+def tooling_qa(state: LaunchState, runtime: Runtime[RunContext]) -> Update:
+    """Stage 2: forms, tracking, fulfillment, workflows - then the tooling QA checks."""
+    ctx = _ctx(runtime)
+    stage = "tooling-qa"
+    attempt = state.get("attempts", {}).get(stage, 0) + 1
+    inputs = {"request": state["request"], "charter": state.get("charter"),
+              "landing_url": state["landing_url"],
+              "tasks": _tasks_of(state, "tooling-qa")}
+    step = run_agent(state, ctx, stage, inputs, attempt=attempt,
+                     feedback=state.get("failures", {}).get(stage) or [])
+    update: Update = {}
+    notes: list[str] = []
+    if step.output is not None:
+        checks = qa.tooling_checks(dict(state), step.output)
+        notes = [f"{c['id']} {c['target']}: {c['detail']}".replace(" :", ":")
+                 for c in blocking(checks, state)]
+        update["tooling"] = step.output
+        update["qa"] = {stage: {"passed": not notes, "attempt": attempt, "checks": checks}}
+    update.update(_bookkeeping(stage, step, state, attempt, notes))
+    event = {"ok": "qa_passed", "retry": "qa_failed", "escalate": "escalated"}[
+        update["outcome"][stage]]
+    update["transitions"] = [transition(ctx, "tooling_qa", event, agent=step.agent,
+                                        stage=stage, attempt=attempt,
+                                        reason="; ".join(notes) or step.error)]
+    return update
+
+
+def communications(state: DraftState, runtime: Runtime[RunContext]) -> Update:
+    """Stage 3 (fanned out): one channel x segment draft, or the partner kit."""
+    ctx = _ctx(runtime)
+    key, attempt = state["key"], state["attempt"]
+    stage = "partner-kit" if key == "partner-kit" else "communications"
+    inputs = {k: state.get(k) for k in ("request", "charter", "landing_url", "channel",
+                                        "segment", "link")}
+    step = run_agent(state, ctx, stage, inputs, attempt=attempt,
+                     feedback=state.get("feedback", []), key=key)
+    update: Update = {"attempts": {"communications": attempt},
+                      "substitutions": step.substitutions, "usage": step.usage,
+                      "failures": {key: [step.error] if step.error else None}}
+    if step.output is not None:
+        update["comms"] = {key: {"assets": step.output["assets"], "agent": step.agent}}
+    update["transitions"] = [transition(ctx, "communications",
+                                        "failed" if step.error else "drafted", agent=step.agent,
+                                        stage=stage, attempt=attempt,
+                                        reason=key + (f": {step.error}" if step.error else ""))]
+    return update
+
+
+def _tasks_of(state: Any, *stages: str) -> list[dict[str, Any]]:
+    """Only the tasks a stage owns: smaller, cache-friendlier model inputs."""
+    return [t for t in state.get("tasks", []) if t["stage"] in stages]
+
+
+def _open_checks(state: Any) -> dict[str, list[dict[str, Any]]]:
+    """Failed or waived QA checks per stage (go-live needs those, not every pass)."""
+    return {stage: [c for c in result.get("checks", []) if not c["passed"]]
+            for stage, result in state.get("qa", {}).items()}
+
+
+enablement = _simple_stage("enablement", "enablement", "enablement",
+                           lambda s: {"request": s["request"], "charter": s.get("charter"),
+                                      "tasks": _tasks_of(s, "enablement", "partner-kit")})
+go_live = _simple_stage("go_live", "go-live", "golive",
+                        lambda s: {"request": s["request"], "qa": _open_checks(s),
+                                   "tasks": _tasks_of(s, "go-live", "post-launch-support")})
+
+
+def merge_gate(state: LaunchState, runtime: Runtime[RunContext]) -> Update:
+    """Join of communications and enablement: content QA over everything drafted."""
+    ctx = _ctx(runtime)
+    stage = "communications"
+    attempt = state.get("attempts", {}).get(stage, 1)
+    req = state["request"]
+    links = {f"{link['channel']}:{link['segment']}": link["url"]
+             for link in state.get("tooling", {}).get("tracking_links", [])}
+    checks = qa.content_checks(req, state.get("comms", {}), links)
+    errors = {k: v for k, v in state.get("failures", {}).items()
+              if v and (k in SHARED_KEYS or ":" in k)}
+    if not state.get("enablement"):
+        errors["enablement"] = state.get("failures", {}).get("enablement") or ["no enablement"]
+    failed = blocking(checks, state)
+    notes = [f"{c['id']} {c['target']}: {c['detail']}" for c in failed]
+    notes += [f"{k}: {'; '.join(v)}" for k, v in errors.items()]
+    update: Update = {"qa": {stage: {"passed": not notes, "attempt": attempt, "checks": checks}}}
+    update.update(_bookkeeping(stage, Step(), state, attempt, notes))
+    if notes:
+        retry_keys = sorted({c["target"] for c in failed} | set(errors))
+        update["qa"][stage]["retry_keys"] = retry_keys
+        bad_channels = sorted({k.split(":")[0] for k in retry_keys if ":" in k})
+        if "escalation" in update and bad_channels:
+            update["escalation"]["failing_channel"] = bad_channels[0]
+    event = {"ok": "merged", "retry": "qa_failed", "escalate": "escalated"}[
+        update["outcome"][stage]]
+    update["transitions"] = [transition(ctx, "merge_gate", event, stage=stage,
+                                        attempt=attempt, reason="; ".join(notes))]
+    return update
+
+
+def partner_ops(state: LaunchState, runtime: Runtime[RunContext]) -> Update:
+    """Partner workflows and the approval package (partner-ops skill)."""
+    update: Update = _simple_stage(
+        "partner_ops", "partner-workflows", "partner_workflows",
+        lambda s: {"request": s["request"], "approvals": s.get("approvals", {})},
+    )(state, runtime)
+    req = state["request"]
+    deadline = add_business_days(dt.date.fromisoformat(req["launch_date"]),
+                                 -int(req.get("approval_lead_days", 5))).isoformat()
+    approvals: dict[str, Any] = {}
+    for name in req["approvers"]:
+        current = state.get("approvals", {}).get(name)
+        if current is None:
+            approvals[name] = {"approver": name, "deadline": deadline, "status": "pending",
+                               "decided_at": None, "note": None, "history": []}
+        elif current["status"] in ("rejected", "pending"):
+            # re-open a rejected package; a postponed launch moves open deadlines with it
+            approvals[name] = {**current, "status": "pending", "decided_at": None,
+                               "deadline": max(current["deadline"], deadline)}
+    if approvals:
+        update["approvals"] = approvals
+    return update

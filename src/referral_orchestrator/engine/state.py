@@ -1,0 +1,107 @@
+"""Graph state (what the checkpoint holds) and the run context (what is injected).
+
+State is plain JSON-able data so the checkpoint, the plan JSON and a LangGraph server all
+see the same thing. Guardrail bookkeeping - attempts, extra budget, failures, the current
+escalation - is state too, so it survives a crash and shows in the plan.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Annotated, Any, TypedDict
+
+from referral_orchestrator.launch.stages import MAX_RETRIES
+from referral_orchestrator.runners import AgentRunner
+
+
+def merge(left: dict[str, Any] | None, right: dict[str, Any] | None) -> dict[str, Any]:
+    """Dict reducer: right wins per key; a ``None`` value deletes the key."""
+    out = dict(left or {})
+    for key, value in (right or {}).items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = value
+    return out
+
+
+class LaunchState(TypedDict, total=False):
+    """Everything the launch knows, stage by stage."""
+
+    request: dict[str, Any]
+    roster: dict[str, Any]
+    landing_url: str
+    probe_landing: bool  # QA probes landing_url over HTTP (the user gave a real one)
+    status: str
+    charter: dict[str, Any]
+    tasks: list[dict[str, Any]]
+    compressed_tasks: list[str]
+    full_lead_launch: str  # earliest launch date that gives every task its lead time
+    tooling: dict[str, Any]
+    qa: Annotated[dict[str, Any], merge]  # stage -> {"passed", "checks", "attempt"}
+    comms: Annotated[dict[str, Any], merge]  # work key -> {"assets", "agent"}
+    enablement: dict[str, Any]
+    partner_workflows: dict[str, Any]
+    golive: dict[str, Any]
+    approvals: Annotated[dict[str, Any], merge]  # approver -> approval record
+    # guardrails
+    outcome: Annotated[dict[str, str], merge]  # stage -> ok | failed | escalate
+    attempts: Annotated[dict[str, int], merge]  # stage -> attempts made
+    budget: Annotated[dict[str, int], merge]  # stage -> extra attempts granted by the ladder
+    failures: Annotated[dict[str, Any], merge]  # stage or work key -> last failure notes
+    excluded: Annotated[dict[str, list[str]], merge]  # stage -> agents that failed for good
+    waivers: Annotated[list[str], operator.add]  # QA check ids the exec sponsor accepted
+    escalation: dict[str, Any] | None
+    decision: dict[str, Any] | None
+    # audit trail (append-only)
+    substitutions: Annotated[list[dict[str, Any]], operator.add]
+    escalations: Annotated[list[dict[str, Any]], operator.add]
+    remediations: Annotated[list[dict[str, Any]], operator.add]
+    changes: Annotated[list[dict[str, Any]], operator.add]
+    transitions: Annotated[list[dict[str, Any]], operator.add]
+    usage: Annotated[list[dict[str, Any]], operator.add]
+
+
+class DraftState(TypedDict, total=False):
+    """Input of one fanned-out communications task (sent with ``Send``)."""
+
+    request: dict[str, Any]
+    charter: dict[str, Any]
+    landing_url: str
+    key: str
+    channel: str
+    segment: str
+    link: str
+    attempt: int
+    feedback: list[str]
+    roster: dict[str, Any]
+    excluded: dict[str, list[str]]
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass
+class RunContext:
+    """Dependencies injected into every node through LangGraph's runtime context."""
+
+    runner: AgentRunner | None = None
+    clock: Callable[[], dt.datetime] = field(default=_utcnow)
+    max_concurrency: int = 8
+
+    def get_runner(self) -> AgentRunner:
+        """The runner, defaulting to the offline drafter."""
+        if self.runner is None:
+            from referral_orchestrator.runners import resolve_runner
+
+            self.runner = resolve_runner("offline")
+        return self.runner
+
+
+def attempts_allowed(state: LaunchState, stage: str) -> int:
+    """First try + MAX_RETRIES + whatever the ladder granted for this stage."""
+    return 1 + MAX_RETRIES + state.get("budget", {}).get(stage, 0)

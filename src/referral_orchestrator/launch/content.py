@@ -1,0 +1,166 @@
+"""The content folders (agents/, skills/, prompts/, schemas/): locate, load, validate.
+
+In a wheel they live in ``referral_orchestrator/_content``; in a source checkout they are
+the top-level folders of the repository. Everything read from them is validated against
+the JSON Schemas in ``schemas/`` so a broken agent file fails loudly, not mid-launch.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jsonschema import Draft202012Validator
+
+from referral_orchestrator.errors import ReferralError
+
+_PACKAGE = Path(__file__).resolve().parent.parent  # the referral_orchestrator package
+
+
+@functools.cache
+def content_root() -> Path:
+    """The folder holding agents/, skills/, prompts/ and schemas/."""
+    bundled = _PACKAGE / "_content"
+    if (bundled / "schemas").is_dir():
+        return bundled
+    source = _PACKAGE.parent.parent  # src/referral_orchestrator -> repository root
+    if (source / "schemas").is_dir():
+        return source
+    raise ReferralError("content folders not found: reinstall referral-orchestrator")
+
+
+@functools.cache
+def load_schema(name: str) -> dict[str, Any]:
+    """Load ``schemas/<name>.schema.json``."""
+    path = content_root() / "schemas" / f"{name}.schema.json"
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+@functools.cache
+def validator(name: str) -> Draft202012Validator:
+    """A compiled (cached) validator for ``schemas/<name>.schema.json``."""
+    schema = load_schema(name)
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+@functools.cache
+def fast_validator(name: str) -> Any:
+    """A compiled jsonschema-rs validator for hot paths (plan writes and loads), or ``None``
+    when jsonschema-rs is missing. jsonschema stays the authority that explains failures."""
+    try:
+        import jsonschema_rs
+    except ImportError:  # pragma: no cover - optional speed-up
+        return None
+    return jsonschema_rs.validator_for(load_schema(name), validate_formats=True)
+
+
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml is ~10x faster
+
+
+def load_yaml(text: str) -> Any:
+    """Safe YAML load, with libyaml's C loader when it is available."""
+    return yaml.load(text, Loader=_YAML_LOADER)
+
+
+def split_front_matter(text: str, source: str) -> tuple[dict[str, Any], str]:
+    """Split a Markdown file into its YAML front matter and body."""
+    if not text.startswith("---\n"):
+        raise ReferralError(f"{source}: missing YAML front matter (start the file with ---)")
+    end = text.find("\n---", 4)
+    if end < 0:
+        raise ReferralError(f"{source}: front matter is not closed with ---")
+    meta = load_yaml(text[4:end]) or {}
+    if not isinstance(meta, dict):
+        raise ReferralError(f"{source}: front matter must be a mapping")
+    return meta, text[end + 4 :].lstrip("\n")
+
+
+def _validated(meta: dict[str, Any], schema: str, source: str) -> dict[str, Any]:
+    errors = sorted(validator(schema).iter_errors(meta), key=lambda e: list(e.path))
+    if errors:
+        where = "/".join(str(p) for p in errors[0].path) or "(root)"
+        raise ReferralError(f"{source}: {where}: {errors[0].message}")
+    return meta
+
+
+@dataclass(frozen=True)
+class AgentSpec:
+    """One agent (or person) of the roster, as its Markdown file defines it."""
+
+    name: str
+    description: str
+    model: str
+    kind: str
+    role: str
+    capabilities: tuple[str, ...]
+    skills: tuple[str, ...]
+    fallbacks: tuple[str, ...]
+    escalates_to: str | None
+    available: bool
+    persona: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class SkillSpec:
+    """One skill folder: ``SKILL.md`` plus whatever templates and data sit beside it."""
+
+    name: str
+    description: str
+    body: str = field(repr=False)
+    path: Path = field(repr=False)
+
+
+@functools.cache
+def load_agents() -> dict[str, AgentSpec]:
+    """Load and validate every ``agents/*.md``; file stem must equal ``name``."""
+    agents: dict[str, AgentSpec] = {}
+    for path in sorted((content_root() / "agents").glob("*.md")):
+        meta, body = split_front_matter(path.read_text(encoding="utf-8"), f"agents/{path.name}")
+        _validated(meta, "agent", f"agents/{path.name}")
+        if meta["name"] != path.stem:
+            raise ReferralError(f"agents/{path.name}: name {meta['name']!r} must match file stem")
+        agents[path.stem] = AgentSpec(
+            name=meta["name"],
+            description=meta["description"],
+            model=meta["model"],
+            kind=meta["kind"],
+            role=meta["role"],
+            capabilities=tuple(meta["capabilities"]),
+            skills=tuple(meta.get("skills", ())),
+            fallbacks=tuple(meta["fallbacks"]),
+            escalates_to=meta.get("escalates_to"),
+            available=meta.get("available", True),
+            persona=body,
+        )
+    return agents
+
+
+@functools.cache
+def load_skills() -> dict[str, SkillSpec]:
+    """Load and validate every ``skills/<name>/SKILL.md``; folder name must equal ``name``."""
+    skills: dict[str, SkillSpec] = {}
+    for path in sorted((content_root() / "skills").glob("*/SKILL.md")):
+        source = f"skills/{path.parent.name}/SKILL.md"
+        meta, body = split_front_matter(path.read_text(encoding="utf-8"), source)
+        _validated(meta, "skill", source)
+        if meta["name"] != path.parent.name:
+            raise ReferralError(f"{source}: name {meta['name']!r} must match its folder")
+        skills[meta["name"]] = SkillSpec(meta["name"], meta["description"], body, path.parent)
+    return skills
+
+
+def skill_file(skill: str, relative: str) -> Path:
+    """Path of a file that ships with a skill (templates, data)."""
+    return load_skills()[skill].path / relative
+
+
+@functools.cache
+def load_prompt(name: str) -> str:
+    """Text of ``prompts/<name>.md``."""
+    return (content_root() / "prompts" / f"{name}.md").read_text(encoding="utf-8")

@@ -1,0 +1,189 @@
+"""The launch request: the channel catalog and the validation of every input field."""
+
+from __future__ import annotations
+
+import datetime as dt
+import unicodedata
+from collections.abc import Iterable, Sequence
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from referral_orchestrator.errors import InvalidRequest
+
+from .channels import normalize_channel, slugify, supported_channels
+
+Pattern = Literal["diamond", "pipeline"]
+PATTERNS: tuple[Pattern, ...] = ("diamond", "pipeline")
+
+MAX_NAME = 80
+MAX_ITEMS = 12
+MAX_HORIZON_DAYS = 730
+
+
+class LaunchRequest(BaseModel):
+    """A validated launch request. Build it with :func:`parse_request`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    program: str
+    launch_date: dt.date
+    channels: tuple[str, ...]
+    segments: tuple[str, ...] = ()
+    approvers: tuple[str, ...] = ()
+    as_of: dt.date
+    pattern: Pattern = "diamond"
+    approval_lead_days: int = 5  # approvals are due this many business days before launch
+
+    @property
+    def program_slug(self) -> str:
+        """A URL-safe id of the program, used in UTM campaigns and referral codes."""
+        return slugify(self.program)
+
+    @property
+    def audience(self) -> tuple[str, ...]:
+        """Segments to draft for; one general audience when none were given."""
+        return self.segments or ("all customers",)
+
+
+def _check_name(value: str, what: str, flag: str, limit: int = MAX_NAME) -> str:
+    name = " ".join(value.split())
+    if not name:
+        raise InvalidRequest(f"{what} is empty: pass a name with {flag}", code="empty_name")
+    if len(name) > limit:
+        raise InvalidRequest(
+            f"{what} is {len(name)} characters long: keep {flag} to {limit} characters or fewer",
+            code="name_too_long",
+        )
+    if any(unicodedata.category(ch).startswith("C") for ch in name):
+        raise InvalidRequest(
+            f"{what} contains control characters: pass plain text with {flag}",
+            code="bad_name",
+        )
+    if "/" in name or "\\" in name or name.startswith(".") or ".." in name:
+        raise InvalidRequest(
+            f"{what} {name!r} looks like a path: drop '/', '\\' and '..' from {flag}",
+            code="path_in_name",
+        )
+    if not any(ch.isalnum() for ch in name):
+        raise InvalidRequest(
+            f"{what} {name!r} has no letters or digits: pass a readable name with {flag}",
+            code="bad_name",
+        )
+    return name
+
+
+def split_list(value: str | Iterable[str] | None) -> list[str]:
+    """Split a comma list (or flatten a sequence of comma lists), dropping blanks."""
+    if value is None:
+        return []
+    items = [value] if isinstance(value, str) else list(value)
+    out: list[str] = []
+    for item in items:
+        out.extend(part.strip() for part in str(item).split(","))
+    return [p for p in out if p]
+
+
+def _check_list(values: list[str], what: str, flag: str) -> tuple[str, ...]:
+    if len(values) > MAX_ITEMS:
+        raise InvalidRequest(
+            f"{len(values)} {what} given: pass at most {MAX_ITEMS} with {flag}",
+            code="too_many",
+        )
+    names = [_check_name(v, what[:-1], flag, 60) for v in values]
+    seen: set[str] = set()
+    for name in names:
+        if name.lower() in seen:
+            raise InvalidRequest(
+                f"{what[:-1]} {name!r} is listed twice: list each once in {flag}",
+                code="duplicate",
+            )
+        seen.add(name.lower())
+    return tuple(names)
+
+
+def parse_date(value: str | dt.date, flag: str) -> dt.date:
+    """Parse an ISO date (YYYY-MM-DD) or raise ``InvalidRequest`` naming the flag."""
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise InvalidRequest(
+            f"{flag} {value!r} is not a date: use YYYY-MM-DD, e.g. 2026-12-10",
+            code="bad_date",
+        ) from None
+
+
+def parse_request(
+    *,
+    program: str | None,
+    launch_date: str | dt.date | None,
+    channels: str | Sequence[str] | None,
+    segments: str | Sequence[str] | None = None,
+    approvers: str | Sequence[str] | None = None,
+    as_of: str | dt.date | None = None,
+    pattern: str = "diamond",
+    today: dt.date | None = None,
+    approval_lead_days: int = 5,
+) -> LaunchRequest:
+    """Validate raw inputs into a :class:`LaunchRequest`; raise ``InvalidRequest`` on any flaw."""
+    if program is None:
+        raise InvalidRequest("missing --program: name the referral program", code="missing")
+    if launch_date is None:
+        raise InvalidRequest("missing --launch-date: give the go-live date as YYYY-MM-DD",
+                             code="missing")
+    if channels is None:
+        raise InvalidRequest(
+            "missing --channels: give a comma list, e.g. \"email,in-app\" "
+            f"({supported_channels()})",
+            code="missing",
+        )
+    name = _check_name(program, "program name", "--program")
+    reference = parse_date(as_of, "--as-of") if as_of is not None else (today or dt.date.today())
+    launch = parse_date(launch_date, "--launch-date")
+    if launch <= reference:
+        raise InvalidRequest(
+            f"--launch-date {launch} is not after the planning date {reference}: "
+            "pick a future go-live date (or set --as-of)",
+            code="past_date",
+        )
+    if (launch - reference).days > MAX_HORIZON_DAYS:
+        raise InvalidRequest(
+            f"--launch-date {launch} is more than two years after {reference}: "
+            "plan launches within 730 days",
+            code="date_too_far",
+        )
+    raw_channels = split_list(channels)
+    if not raw_channels:
+        raise InvalidRequest(
+            f"--channels is empty: give at least one of {supported_channels()}", code="missing"
+        )
+    ids: list[str] = []
+    for raw in raw_channels:
+        cid = normalize_channel(raw)
+        if cid in ids:
+            raise InvalidRequest(
+                f"channel {raw!r} is listed twice (as {cid}): list each channel once in --channels",
+                code="duplicate",
+            )
+        ids.append(cid)
+    if pattern not in PATTERNS:
+        raise InvalidRequest(
+            f"unknown --pattern {pattern!r}: use diamond or pipeline", code="bad_pattern"
+        )
+    if not 0 <= approval_lead_days <= 60:
+        raise InvalidRequest(
+            f"--approval-lead-days {approval_lead_days} is out of range: use 0 to 60",
+            code="bad_lead_days",
+        )
+    return LaunchRequest(
+        approval_lead_days=approval_lead_days,
+        program=name,
+        launch_date=launch,
+        channels=tuple(ids),
+        segments=_check_list(split_list(segments), "segments", "--segments"),
+        approvers=_check_list(split_list(approvers), "approvers", "--approvers"),
+        as_of=reference,
+        pattern=pattern,
+    )

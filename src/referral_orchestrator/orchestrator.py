@@ -1,0 +1,399 @@
+"""Launch, approve, decide, resume and report - the API behind the CLI and agent hosts.
+
+The orchestrator drives the compiled graph with a SQLite checkpointer (thread id = plan
+id) and writes the plan after every node update LangGraph streams, so the plan's
+``transitions`` are exactly the stream's updates, in order. After a crash the checkpoint
+is the truth: missing records are merged back from it (by key) before the run goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import sqlite3
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .artifacts.report import DEFAULT_PLANS_DIR
+from .engine.roster import Roster, load_roster
+from .engine.state import RunContext
+from .errors import InvalidDecision, RunHalted
+from .launch.channels import normalize_channel
+from .launch.request import LaunchRequest, parse_date, parse_request
+from .plan.chain import chain
+from .plan.record import build
+from .plan.store import PlanStore
+from .runners import AgentRunner, resolve_runner
+
+DEFAULT_LANDING = "https://www.example.com/refer/{slug}"
+TransitionHook = Callable[[dict[str, Any]], None]
+
+
+@dataclass
+class LaunchResult:
+    """Where a launch stands: status, plan, artifacts and what a person must do next."""
+
+    plan_id: str
+    status: str
+    plan_path: Path
+    artifacts: dict[str, str]
+    next_actions: list[str]
+    pending: dict[str, Any] | None = None
+    plan: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stable JSON shape printed by ``--format json``."""
+        metrics = self.plan.get("success_metrics", {})
+        req = self.plan.get("request", {}).get("normalized", {})
+        return {
+            "plan_id": self.plan_id, "status": self.status, "plan_path": str(self.plan_path),
+            "program": req.get("program"), "launch_date": req.get("launch_date"),
+            "channels": req.get("channels"), "pattern": req.get("pattern"),
+            "artifacts": self.artifacts, "next_actions": self.next_actions,
+            "pending": self.pending,
+            "launch_readiness_pct": metrics.get("launch_readiness_pct"),
+            "on_schedule_pct": metrics.get("on_schedule_pct"),
+            "tracking_accuracy": metrics.get("tracking_accuracy"),
+            "tasks": len(self.plan.get("tasks", [])),
+            "compressed_tasks": self.plan.get("compressed_tasks", []),
+            "substitutions": self.plan.get("substitutions", []),
+            "approvals": self.plan.get("approvals", []),
+            "remediations": self.plan.get("remediation_log", []),
+            "transitions": len(self.plan.get("transitions", [])),
+            "usage": self.plan.get("usage", {}).get("total"),
+        }
+
+    def _repr_markdown_(self) -> str:
+        from .artifacts.report import result_markdown
+
+        return result_markdown(self.to_dict())
+
+    def _repr_html_(self) -> str:
+        from .artifacts.report import result_html
+
+        return result_html(self.to_dict())
+
+
+class Orchestrator:
+    """Runs launches against one plans folder. Safe to use from notebooks and async hosts."""
+
+    def __init__(self, plans_dir: str | Path = DEFAULT_PLANS_DIR, *, model: Any = "offline",
+                 clock: Callable[[], dt.datetime] | None = None, max_concurrency: int = 16,
+                 on_transition: TransitionHook | None = None,
+                 max_cost_usd: float | None = None,
+                 runner_options: dict[str, Any] | None = None) -> None:
+        self.store = PlanStore(plans_dir)
+        self.model = model
+        self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        self.max_concurrency = max_concurrency
+        self.on_transition = on_transition
+        # options for model runners (tiers, pin, client_factory, prices, ...)
+        self.runner_options: dict[str, Any] = dict(runner_options or {})
+        if max_cost_usd is not None:
+            self.runner_options["max_cost_usd"] = max_cost_usd
+        self._runner: AgentRunner | None = None
+
+    # -- public API -------------------------------------------------------------------
+
+    def launch(self, program: str, launch_date: str | dt.date, channels: str | list[str], *,
+               segments: str | list[str] | None = None, approvers: str | list[str] | None = None,
+               as_of: str | dt.date | None = None, pattern: str = "diamond",
+               roster: str | Path | Roster | None = None, landing_url: str | None = None,
+               out_dir: str | Path | None = None, approval_lead_days: int = 5) -> LaunchResult:
+        """Validate the request, create the plan and run the graph until done or waiting."""
+        given = {k: v for k, v in dict(program=program, launch_date=str(launch_date),
+                 channels=channels, segments=segments, approvers=approvers,
+                 as_of=None if as_of is None else str(as_of), pattern=pattern,
+                 roster=None if roster is None or isinstance(roster, Roster) else str(roster),
+                 landing_url=landing_url).items() if v is not None}
+        req = parse_request(program=program, launch_date=launch_date, channels=channels,
+                            segments=segments, approvers=approvers, as_of=as_of, pattern=pattern,
+                            today=self.clock().date(), approval_lead_days=approval_lead_days)
+        team = roster if isinstance(roster, Roster) else load_roster(roster)
+        self._runner = resolve_runner(self.model, **self.runner_options)
+        preflight = getattr(self._runner, "preflight", None)
+        if callable(preflight):
+            preflight()  # a missing or rejected key stops here, before anything is written
+        landing = landing_url or DEFAULT_LANDING.format(slug=req.program_slug)
+        values = self._initial_state(req, team, landing)
+        values["probe_landing"] = landing_url is not None
+        now = self.clock()
+        meta = {"given": given, "model": self._model_name(), "created_at": now.isoformat(),
+                "updated_at": now.isoformat(), "status": "running",
+                "checkpoint": str(self.store.checkpoint_path),
+                "max_concurrency": self.max_concurrency}
+
+        def make(plan_id: str) -> dict[str, Any]:
+            folder = Path(out_dir) if out_dir is not None else Path("launches") / plan_id
+            meta.update(plan_id=plan_id, out_dir=str(folder))
+            return build(meta, values, [])
+
+        plan_id, path = self.store.create(make, now)
+        with self.store.lock(plan_id):
+            return self._run(path, self.store.load(path)[1], values)
+
+    def approve(self, plan: str | Path, approver: str, *, reject: bool = False,
+                note: str | None = None, by: str | None = None) -> LaunchResult:
+        """Record one approver's decision and resume the run."""
+        with self._locked(plan) as (path, doc):
+            self._expect(doc, "awaiting_approval", "approve")
+            pending = [p["approver"] for p in (doc.get("pending") or {}).get("pending", [])]
+            match = next((p for p in pending if p.lower() == approver.strip().lower()), None)
+            if match is None:
+                raise InvalidDecision(
+                    f"{approver!r} has no pending approval on {doc['plan_id']}: pending are "
+                    f"{', '.join(pending) or 'none'}")
+            return self._run(path, doc, self._command({
+                "type": "approval", "approver": match, "decision": "reject" if reject
+                else "approve", "note": note, "by": by}))
+
+    def escalation(self, plan: str | Path, decision: str, *, channel: str | None = None,
+                   launch_date: str | None = None, note: str | None = None,
+                   by: str | None = None) -> LaunchResult:
+        """The exec sponsor's decision at the top of the ladder."""
+        with self._locked(plan) as (path, doc):
+            self._expect(doc, "awaiting_decision", "escalation")
+            req = doc["request"]["normalized"]
+            value: dict[str, Any] = {"decision": decision, "note": note, "by": by}
+            if decision == "descope":
+                if channel is None:
+                    raise InvalidDecision("descope needs --channel: name the channel to drop")
+                cid = normalize_channel(channel)
+                if cid not in req["channels"] or len(req["channels"]) < 2:
+                    raise InvalidDecision(
+                        f"cannot descope {cid}: the launch channels are "
+                        f"{', '.join(req['channels'])} and at least one must remain")
+                value["channel"] = cid
+            elif decision == "postpone":
+                if launch_date is None:
+                    raise InvalidDecision("postpone needs --launch-date: give the new date")
+                new = parse_date(launch_date, "--launch-date")
+                floor = max(dt.date.fromisoformat(req["as_of"]), self.clock().date())
+                if new <= floor or new.isoformat() == req["launch_date"]:
+                    raise InvalidDecision(
+                        f"--launch-date {new} must be a new date after {floor}")
+                value["launch_date"] = new.isoformat()
+            elif decision not in ("proceed", "halt"):
+                raise InvalidDecision(
+                    f"unknown --decision {decision!r}: use proceed, descope, postpone or halt")
+            return self._run(path, doc, self._command(value))
+
+    def resume(self, plan: str | Path) -> LaunchResult:
+        """Continue a run that stopped (crash, kill) from its last checkpoint."""
+        with self._locked(plan) as (path, doc):
+            if doc["status"] == "halted":
+                self._expect(doc, "running", "resume")
+            return self._run(path, doc, None)
+
+    def status(self, plan: str | Path, *, today: str | dt.date | None = None) -> LaunchResult:
+        """One plan's status; escalates approvals whose deadline has passed."""
+        path, doc = self.store.load(plan)
+        if doc["status"] == "awaiting_approval":
+            day = parse_date(today, "--as-of") if today is not None else self.clock().date()
+            slipped = [a["approver"] for a in doc["approvals"]
+                       if a["status"] == "pending" and dt.date.fromisoformat(a["deadline"]) < day]
+            if slipped:
+                with self._locked(plan) as (path, doc):
+                    return self._run(path, doc, self._command(
+                        {"type": "deadline", "slipped": slipped, "today": day.isoformat()}))
+        return self._result(path, doc)
+
+    def list_plans(self) -> list[dict[str, Any]]:
+        """One summary row per plan in the folder (invalid plans are listed as such)."""
+        from .errors import PlanError
+
+        rows = []
+        for path in self.store.list():
+            try:
+                doc = self.store.load(path)[1]
+            except PlanError as exc:
+                rows.append({"plan_id": path.stem, "status": "invalid", "error": exc.code})
+                continue
+            req = doc["request"]["normalized"]
+            rows.append({"plan_id": doc["plan_id"], "status": doc["status"],
+                         "program": req["program"], "launch_date": req["launch_date"],
+                         "channels": ",".join(req["channels"]),
+                         "readiness": doc["success_metrics"]["launch_readiness_pct"],
+                         "updated_at": doc["updated_at"]})
+        return rows
+
+    async def alaunch(self, *args: Any, **kwargs: Any) -> LaunchResult:
+        """Async :meth:`launch` (runs in a worker thread; never blocks the event loop)."""
+        return await asyncio.to_thread(self.launch, *args, **kwargs)
+
+    async def aapprove(self, *args: Any, **kwargs: Any) -> LaunchResult:
+        """Async :meth:`approve`."""
+        return await asyncio.to_thread(self.approve, *args, **kwargs)
+
+    async def aescalation(self, *args: Any, **kwargs: Any) -> LaunchResult:
+        """Async :meth:`escalation`."""
+        return await asyncio.to_thread(self.escalation, *args, **kwargs)
+
+    async def aresume(self, plan: str | Path) -> LaunchResult:
+        """Async :meth:`resume`."""
+        return await asyncio.to_thread(self.resume, plan)
+
+    async def astatus(self, plan: str | Path, **kwargs: Any) -> LaunchResult:
+        """Async :meth:`status`."""
+        return await asyncio.to_thread(self.status, plan, **kwargs)
+
+    # -- internals --------------------------------------------------------------------
+
+    @staticmethod
+    def _initial_state(req: LaunchRequest, team: Roster, landing: str) -> dict[str, Any]:
+        request = req.model_dump(mode="json")
+        request["audience"] = list(req.audience)
+        return {"request": request, "roster": team.overrides(), "landing_url": landing,
+                "status": "running", "attempts": {}, "outcome": {}}
+
+    def _model_name(self) -> str:
+        return self.model if isinstance(self.model, str) else getattr(
+            self._runner, "name", type(self.model).__name__)
+
+    @staticmethod
+    def _command(value: dict[str, Any]) -> Any:
+        from langgraph.types import Command
+
+        return Command(resume=value)
+
+    @staticmethod
+    def _expect(doc: dict[str, Any], status: str, action: str) -> None:
+        if doc["status"] == "halted":
+            decided: dict[str, Any] = next((r for r in reversed(doc["remediation_log"])
+                            if r["action"] == "halt"), {})
+            raise RunHalted(
+                f"{doc['plan_id']} was halted by {decided.get('by', 'the exec sponsor')}: it "
+                "cannot be continued; start a new launch-program run")
+        if doc["status"] != status:
+            raise InvalidDecision(
+                f"{doc['plan_id']} is {doc['status']}, not {status}: nothing to {action}; "
+                f"see 'referral-orchestrator status {doc['plan_id']}'")
+
+    @contextlib.contextmanager
+    def _locked(self, plan: str | Path) -> Iterator[tuple[Path, dict[str, Any]]]:
+        path = self.store.resolve(plan)
+        self.store.load(path)  # refuse a tampered plan before waiting on its lock
+        with self.store.lock(path.stem):
+            self.store.sweep(path.stem)  # a killed writer may have left a temp file
+            yield self.store.load(path)  # re-read: another process may have moved it on
+
+    @contextlib.contextmanager
+    def _graph(self) -> Iterator[Any]:
+        from langgraph.checkpoint.sqlite import SqliteSaver
+
+        from .engine.graph import build_graph
+
+        self.store.ensure()
+        conn = sqlite3.connect(self.store.checkpoint_path, check_same_thread=False,
+                               timeout=60)
+        try:
+            yield build_graph(SqliteSaver(conn))
+        finally:
+            conn.close()
+
+    def _run(self, path: Path, doc: dict[str, Any], graph_input: Any) -> LaunchResult:
+        """Drive the graph, writing the plan after every streamed node update."""
+        if self._runner is None:
+            options = dict(self.runner_options)
+            spent = doc["usage"]["total"].get("cost_usd", 0.0)
+            model = self.model if self.model != "offline" else doc.get("model", "offline")
+            if spent and isinstance(model, str) and model != "offline":
+                options["spent_usd"] = spent  # the budget covers the whole plan, not this call
+            self._runner = resolve_runner(model, **options)
+        ctx = RunContext(runner=self._runner, clock=self.clock,
+                         max_concurrency=self.max_concurrency)
+        config = {"configurable": {"thread_id": doc["plan_id"]},
+                  "max_concurrency": self.max_concurrency, "recursion_limit": 200}
+        meta = {k: doc[k] for k in ("plan_id", "model", "created_at", "status")}
+        meta.update(given=doc["request"]["given"], out_dir=doc["context_passing"][
+            "artifacts_location"], checkpoint=doc["context_passing"].get("checkpoint", ""),
+            max_concurrency=self.max_concurrency, deliverables=doc["deliverables"],
+            pending=doc.get("pending"))
+        transitions: list[dict[str, Any]] = doc["transitions"]
+        with self._graph() as graph:
+            snap = graph.get_state(config)
+            values: dict[str, Any] = dict(snap.values) or self._values_from_plan(doc)
+            announced = len(transitions)
+            if graph_input is None and snap.values:
+                transitions = self._merge(transitions, snap.values.get("transitions", []))
+            run = True
+            if graph_input is None and not snap.values:
+                graph_input = values  # killed before the first checkpoint: start over
+            elif graph_input is None:
+                # `next` hides tasks whose writes were saved before a crash; `tasks` does not.
+                # Only tasks that are all waiting on a person leave nothing to run.
+                run = any(not t.interrupts for t in snap.tasks)
+            if run:
+                for mode, chunk in graph.stream(graph_input, config, context=ctx,
+                                                stream_mode=["updates", "values"],
+                                                durability="sync"):
+                    if mode == "values":
+                        values = {k: v for k, v in chunk.items() if not k.startswith("__")}
+                        merged = self._merge(transitions, values.get("transitions", []))
+                    else:
+                        records = [r for node, upd in chunk.items()
+                                   if not node.startswith("__") and upd
+                                   for r in upd.get("transitions", [])]
+                        merged = self._merge(transitions, records)
+                    if len(merged) != len(transitions):
+                        transitions = merged
+                        meta["updated_at"] = self.clock().isoformat()
+                        self.store.write(path, build(meta, values, transitions))
+                        self._announce(transitions[announced:])
+                        announced = len(transitions)
+            snap = graph.get_state(config)
+            values = {k: v for k, v in dict(snap.values).items() if not k.startswith("__")}
+            transitions = self._merge(transitions, values.get("transitions", []))
+            interrupts = [i.value for t in snap.tasks for i in t.interrupts]
+        meta["pending"] = interrupts[0] if interrupts else None
+        if interrupts:
+            meta["status"] = ("awaiting_approval" if interrupts[0].get("type") == "approval"
+                              else "awaiting_decision")
+        elif values.get("status") == "halted":
+            meta["status"] = "halted"
+        else:
+            meta["status"] = "completed" if not snap.tasks else "running"
+        from .artifacts.render import render
+
+        meta["deliverables"] = {"plan": str(path), **render(values, Path(meta["out_dir"]))}
+        meta["updated_at"] = self.clock().isoformat()
+        plan = build(meta, values, transitions)
+        self.store.write(path, plan)
+        self._announce(transitions[announced:])
+        return self._result(path, plan)
+
+    @staticmethod
+    def _merge(prior: list[dict[str, Any]],
+               records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return chain(records, prior)
+
+    def _announce(self, records: list[dict[str, Any]]) -> None:
+        """Tell the host about records once they are persisted."""
+        if self.on_transition is not None:
+            for rec in records:
+                self.on_transition(rec)
+
+    @staticmethod
+    def _values_from_plan(doc: dict[str, Any]) -> dict[str, Any]:
+        given = doc["request"]
+        return {"request": given["normalized"], "roster": given["roster"],
+                "landing_url": given["landing_url"], "status": "running", "attempts": {},
+                "outcome": {}, "probe_landing": "landing_url" in given["given"]}
+
+    def _result(self, path: Path, plan: dict[str, Any]) -> LaunchResult:
+        from .artifacts.report import next_actions
+
+        return LaunchResult(plan_id=plan["plan_id"], status=plan["status"], plan_path=path,
+                            artifacts=dict(plan["deliverables"]),
+                            next_actions=next_actions(plan, self.store.root),
+                            pending=plan.get("pending"), plan=plan)
+
+
+def launch_program(program: str, launch_date: str | dt.date, channels: str | list[str], *,
+                   plans_dir: str | Path = DEFAULT_PLANS_DIR, model: Any = "offline",
+                   **kwargs: Any) -> LaunchResult:
+    """Launch a referral program in one call (see :meth:`Orchestrator.launch`)."""
+    return Orchestrator(plans_dir, model=model).launch(program, launch_date, channels, **kwargs)

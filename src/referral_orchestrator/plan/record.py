@@ -1,0 +1,153 @@
+"""The plan JSON: built from graph state, hash-chained, validated against its schema.
+
+``transitions`` is one record per node execution, each carrying ``prev_hash`` and
+``hash`` (SHA-256 over the canonical record), and ``integrity.body_sha256`` covers
+everything else, so an edit anywhere in the file is detected on load.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from referral_orchestrator.engine.roster import roster_from_overrides
+from referral_orchestrator.launch import qa
+from referral_orchestrator.launch.stages import (
+    MAX_RETRIES,
+    RESPONSE_SLAS,
+    STAGE_ORDER,
+    on_schedule,
+    readiness,
+)
+
+from .chain import seal
+
+SCHEMA_VERSION = "1.0"
+
+
+def _stages(values: dict[str, Any], roster: Any) -> list[dict[str, Any]]:
+    outcomes = values.get("outcome", {})
+    tasks = values.get("tasks", [])
+    result = []
+    for stage_id, name, node, execution in STAGE_ORDER:
+        if stage_id == "approval" and not values["request"]["approvers"]:
+            continue
+        done = {"communications": "comms", "enablement": "enablement",
+                "partner-workflows": "partner_workflows", "go-live": "golive",
+                "checklist": "tasks", "tooling-qa": "tooling"}.get(stage_id)
+        status = {"ok": "done", "waived": "waived", "retry": "retrying",
+                  "escalate": "escalated", "pending": "waiting", "rework": "rework"}.get(
+            outcomes.get(stage_id, ""), "pending")
+        if status == "pending" and done and values.get(done) and stage_id != "communications":
+            status = "done"
+        owner = roster.owner_of(stage_id if stage_id != "approval" else "partner-workflows")
+        result.append({
+            "stage_id": stage_id, "name": name, "node": node, "execution": execution,
+            "owner": owner, "status": status,
+            "attempts": values.get("attempts", {}).get(stage_id, 0),
+            "tasks": [t["id"] for t in tasks if t["stage"] == stage_id
+                      or (stage_id == "communications" and t["stage"] == "partner-kit")],
+        })
+    return result
+
+
+def _unique_substitutions(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One record per (stage, covered, substitute): the first time it happened."""
+    seen: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for rec in records:
+        seen.setdefault((rec["stage"], rec["covered"], rec["substitute"]), rec)
+    return list(seen.values())
+
+
+def _owner_changes(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every substitution is an owner change in the change log."""
+    return [{"what": f"owner of {r['stage']}", "before": r["covered"], "after": r["substitute"],
+             "by": "roster", "reason": r["reason"], "at": r["at"]}
+            for r in _unique_substitutions(records)]
+
+
+def usage_summary(calls: list[dict[str, Any]]) -> dict[str, Any]:
+    """Model calls, tokens and cost per agent and in total."""
+    fields = ("calls", "input_tokens", "output_tokens", "cache_read_tokens",
+              "cache_write_tokens", "cost_usd")
+    by_agent: dict[str, dict[str, float]] = {}
+    total = dict.fromkeys(fields, 0.0)
+    for call in calls:
+        agent = by_agent.setdefault(call["agent"], dict.fromkeys(fields, 0.0))
+        for f in fields:
+            agent[f] += call.get(f, 0)
+            total[f] += call.get(f, 0)
+    def _clean(d: dict[str, float]) -> dict[str, Any]:
+        return {k: (round(v, 6) if k == "cost_usd" else int(v)) for k, v in d.items()}
+    return {"total": _clean(total), "by_agent": {a: _clean(d) for a, d in sorted(by_agent.items())},
+            "records": calls}
+
+
+def build(meta: dict[str, Any], values: dict[str, Any],
+          transitions: list[dict[str, Any]]) -> dict[str, Any]:
+    """Assemble the plan document from run metadata, graph state and chained transitions."""
+    req = values["request"]
+    roster = roster_from_overrides(values.get("roster"))
+    checks = [c for v in values.get("qa", {}).values() for c in v.get("checks", [])]
+    work = [f"{c}:{s}" for c in req["channels"] for s in req["audience"]] + [
+        "partner-kit", "landing-page"]
+    plan: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "plan_id": meta["plan_id"],
+        "objective": (f"Launch the {req['program']} referral program on {req['launch_date']} "
+                      f"via {', '.join(req['channels'])}"),
+        "complexity": "complex" if len(values.get("tasks", [])) < 10 else "very-complex",
+        "strategy": {
+            "pattern": req["pattern"],
+            "stages": [s[0] for s in STAGE_ORDER],
+            "diamond": {"parallel": ["communications", "enablement"], "merge_gate": "merge_gate"}
+            if req["pattern"] == "diamond" else None,
+        },
+        "status": meta["status"],
+        "request": {"given": meta["given"], "normalized": req, "roster": values.get("roster", {}),
+                    "landing_url": values.get("landing_url", "")},
+        "model": meta["model"],
+        "created_at": meta["created_at"],
+        "updated_at": meta["updated_at"],
+        "charter": values.get("charter"),
+        "stages": _stages(values, roster),
+        "tasks": values.get("tasks", []),
+        "compressed_tasks": values.get("compressed_tasks", []),
+        "full_lead_launch": values.get("full_lead_launch"),
+        "parallelization": {
+            "max_concurrent": meta.get("max_concurrency", 8),
+            "parallel_groups": [{"group_id": "drafts", "tasks": work + (
+                ["enablement"] if req["pattern"] == "diamond" else []),
+                "wait_for": ["tooling_qa"]}],
+        },
+        "context_passing": {"method": "langgraph-state", "artifacts_location": meta["out_dir"],
+                            "checkpoint": meta["checkpoint"]},
+        "error_handling": {
+            "retry_strategy": "with-modification", "max_retries": MAX_RETRIES,
+            "attempts": values.get("attempts", {}), "extra_budget": values.get("budget", {}),
+            "fallback_plan": roster.fallback_map(),
+            "unavailable": roster.overrides()["unavailable"],
+            "escalation": {"ladder": roster.ladder(),
+                           "triggers": ["retries_exhausted", "no_substitute", "approval_slipped",
+                                        "rejections_exhausted"]},
+            "failures": {k: v for k, v in values.get("failures", {}).items() if v},
+        },
+        "substitutions": _unique_substitutions(values.get("substitutions", [])),
+        "success_metrics": {
+            "launch_readiness_pct": readiness(values),
+            "on_schedule_pct": on_schedule(values),
+            "tracking_accuracy": qa.accuracy(checks),
+            "response_slas": RESPONSE_SLAS,
+        },
+        "qa": values.get("qa", {}),
+        "approvals": [{**a, "review": [meta.get("deliverables", {})[k] for k in (
+            "comms_kit", "runbook_md") if k in meta.get("deliverables", {})]}
+            for a in values.get("approvals", {}).values()],
+        "pending": meta.get("pending"),
+        "deliverables": meta.get("deliverables", {}),
+        "transitions": transitions,
+        "change_log": _owner_changes(values.get("substitutions", [])) + values.get("changes", []),
+        "escalation_log": values.get("escalations", []),
+        "remediation_log": values.get("remediations", []),
+        "usage": usage_summary(values.get("usage", [])),
+    }
+    return seal(plan)

@@ -1,0 +1,209 @@
+"""Prompt assembly for real models: a cacheable prefix, a stage prompt, the work item.
+
+Every model call is laid out so the expensive part is identical, byte for byte, across
+calls - Anthropic caches a prompt *prefix* (tools, then system, then messages):
+
+1. ``tools`` - one tool per stage output type, always all of them, in ``STAGE_OUTPUTS``
+   order (the call forces its own tool with ``tool_choice``, which does not break the
+   cached prefix). Cache breakpoint on the last tool: shared by every agent.
+2. ``system[0]`` - the agent's persona (``agents/<name>.md``) and the skills it uses
+   (``skills/<skill>/SKILL.md``), plus the house rules. Cache breakpoint: shared by every
+   call of that agent, whatever the stage.
+3. ``system[1]`` - the stage prompt (``prompts/<stage>.md``), not cached.
+4. one user message - the stage, attempt, work item and inputs as JSON, and the feedback
+   of a failed attempt. For a fanned-out work item the inputs it shares with its siblings
+   come first with a fourth breakpoint (see :func:`user_content`).
+
+Nothing here imports a provider SDK: the Claude runner sends these blocks as they are; the
+chat-model runner flattens them into langchain-core messages.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import Any
+
+from pydantic import BaseModel
+
+from referral_orchestrator.errors import ModelConfigError
+from referral_orchestrator.launch.content import load_agents, load_prompt, load_skills
+from referral_orchestrator.launch.outputs import STAGE_OUTPUTS
+
+from .base import AgentCall
+
+CACHE_CONTROL: dict[str, str] = {"type": "ephemeral"}
+ITEM_KEYS = frozenset({"channel", "segment", "link", "key"})  # what differs between siblings
+
+HOUSE_RULES = """\
+# How you work in this launch
+- You are one agent node in a referral-program launch run by referral-orchestrator, a
+  deterministic state machine. Code decides who works next; you do your stage's work only.
+- You answer by calling the one tool the request names, exactly once, with input that
+  matches its JSON schema. No prose outside the tool call.
+- Use only facts from the inputs, your persona and your skills. Where a fact is missing
+  (a name, an address, a price), write a clearly marked placeholder in [square brackets]
+  instead of inventing one.
+- Dates are ISO (YYYY-MM-DD). Ids are lowercase kebab-case. Agent names are the roster's.
+- When the request carries feedback from a failed attempt, fix every point it lists;
+  the same checks run again on your answer.
+"""
+
+
+def tool_name(stage: str) -> str:
+    """The tool a stage's output is submitted with (``submit_tooling_qa``)."""
+    return "submit_" + stage.replace("-", "_")
+
+
+def stage_of_tool(name: str) -> str | None:
+    """The stage a tool name submits, or ``None``."""
+    for stage in STAGE_OUTPUTS:
+        if tool_name(stage) == name:
+            return stage
+    return None
+
+
+def _strip_titles(node: Any, *, in_properties: bool = False) -> Any:
+    # pydantic adds a "title" to every schema; they only cost tokens. A *property* named
+    # "title" (Asset.title) is data, not the keyword, so keys of "properties" are kept.
+    if isinstance(node, dict):
+        return {k: _strip_titles(v, in_properties=k in ("properties", "$defs")
+                                 and not in_properties)
+                for k, v in node.items() if in_properties or k != "title"}
+    if isinstance(node, list):
+        return [_strip_titles(v) for v in node]
+    return node
+
+
+@functools.cache
+def _schema_json(output_type: type[BaseModel]) -> str:
+    return json.dumps(_strip_titles(output_type.model_json_schema()), sort_keys=True)
+
+
+def output_schema(output_type: type[BaseModel]) -> dict[str, Any]:
+    """The JSON Schema a model must fill in for ``output_type`` (titles stripped)."""
+    schema: dict[str, Any] = json.loads(_schema_json(output_type))
+    return schema
+
+
+def _describe(stage: str, output_type: type[BaseModel]) -> str:
+    doc = (output_type.__doc__ or output_type.__name__).strip().splitlines()[0]
+    return f"Submit the {stage} stage's result. {doc}"
+
+
+@functools.cache
+def _tools_json() -> str:
+    tools: list[dict[str, Any]] = [
+        {"name": tool_name(stage), "description": _describe(stage, output_type),
+         "input_schema": output_schema(output_type)}
+        for stage, output_type in STAGE_OUTPUTS.items()
+    ]
+    tools[-1]["cache_control"] = dict(CACHE_CONTROL)
+    return json.dumps(tools)
+
+
+def stage_tools() -> list[dict[str, Any]]:
+    """Every stage's tool, last one carrying the cache breakpoint (same bytes every call)."""
+    tools: list[dict[str, Any]] = json.loads(_tools_json())
+    return tools
+
+
+def stage_tool(stage: str) -> dict[str, Any]:
+    """The one tool of ``stage``, without cache control (for chat-model runners)."""
+    for tool in stage_tools():
+        if tool["name"] == tool_name(stage):
+            tool.pop("cache_control", None)
+            return tool
+    raise ModelConfigError(f"no output type for stage {stage!r}: add it to STAGE_OUTPUTS")
+
+
+@functools.cache
+def agent_prefix(agent: str) -> str:
+    """The agent's stable prompt: persona, skills and house rules (the cached prefix)."""
+    agents = load_agents()
+    if agent not in agents:
+        raise ModelConfigError(
+            f"no agent file for {agent!r}: add agents/{agent}.md or fix the roster")
+    spec, skills = agents[agent], load_skills()
+    parts = [f"# You are {spec.role} ({spec.name})", spec.description.strip(), "",
+             spec.persona.strip(), ""]
+    for name in spec.skills:
+        skill = skills.get(name)
+        if skill is None:
+            raise ModelConfigError(
+                f"agents/{agent}.md names skill {name!r} but skills/{name}/SKILL.md is missing")
+        parts += [f"# Skill: {skill.name}", skill.description.strip(), "", skill.body.strip(), ""]
+    parts.append(HOUSE_RULES)
+    return "\n".join(parts)
+
+
+def stage_prompt(stage: str) -> str:
+    """The stage's instructions from ``prompts/<stage>.md``."""
+    try:
+        return load_prompt(stage).strip()
+    except FileNotFoundError as exc:
+        raise ModelConfigError(f"prompts/{stage}.md is missing: add the stage prompt") from exc
+
+
+def system_blocks(agent: str, stage: str) -> list[dict[str, Any]]:
+    """System content blocks: persona + skills, then the stage prompt; both cache breakpoints."""
+    return [
+        {"type": "text", "text": agent_prefix(agent), "cache_control": dict(CACHE_CONTROL)},
+        {"type": "text", "text": stage_prompt(stage), "cache_control": dict(CACHE_CONTROL)},
+    ]
+
+
+def user_prompt(call: AgentCall) -> str:
+    """The work item: stage, attempt, inputs as JSON, feedback of the last attempt."""
+    lines = [f"Stage: {call.stage}", f"Attempt: {call.attempt}"]
+    if call.key:
+        lines.append(f"Work item: {call.key}")
+    lines += ["<inputs>", json.dumps(call.inputs, sort_keys=True, default=str),
+              "</inputs>"]
+    if call.feedback:
+        lines.append("The previous attempt failed these checks - fix every one:")
+        lines += [f"- {note}" for note in call.feedback]
+    lines.append(f"Call the tool {tool_name(call.stage)} exactly once.")
+    return "\n".join(lines)
+
+
+def user_content(call: AgentCall) -> str | list[dict[str, Any]]:
+    """The user turn for the Messages API.
+
+    A fanned-out work item (``call.key`` set, e.g. one channel x segment draft) shares most
+    of its inputs with its siblings: those go first, in their own block with a cache
+    breakpoint, so the siblings read them from the cache; the item's own fields follow.
+    """
+    shared = {k: v for k, v in call.inputs.items() if k not in ITEM_KEYS}
+    if not call.key or len(shared) == len(call.inputs):
+        return user_prompt(call)
+    own = {k: v for k, v in call.inputs.items() if k in ITEM_KEYS}
+    context = ("Shared launch context of every work item of this stage:\n<context>\n"
+               + json.dumps(shared, sort_keys=True, default=str) + "\n</context>")
+    item = user_prompt(AgentCall(call.agent, call.stage, call.output_type, own, call.attempt,
+                                 call.feedback, call.key))
+    return [{"type": "text", "text": context, "cache_control": dict(CACHE_CONTROL)},
+            {"type": "text", "text": item}]
+
+
+def reask_prompt(stage: str, problem: str) -> str:
+    """Ask again after output that did not validate, quoting the validation error."""
+    return (f"That answer could not be accepted: {problem}\n"
+            f"Call {tool_name(stage)} again with corrected input that matches its schema "
+            "exactly (required fields, allowed values, no extra fields).")
+
+
+def inputs_from_prompt(content: str | list[dict[str, Any]]) -> dict[str, Any]:
+    """The inputs of a :func:`user_prompt` or :func:`user_content` (for mocks, simulators)."""
+    text = content if isinstance(content, str) else "\n".join(b["text"] for b in content)
+    data: dict[str, Any] = {}
+    for tag in ("context", "inputs"):
+        if f"<{tag}>\n" in text:
+            start = text.index(f"<{tag}>\n") + len(tag) + 3
+            data.update(json.loads(text[start:text.index(f"\n</{tag}>")]))
+    return data
+
+
+def flat_system(agent: str, stage: str) -> str:
+    """The system prompt as one string (for chat models without content blocks)."""
+    return "\n\n".join(block["text"] for block in system_blocks(agent, stage))

@@ -1,0 +1,295 @@
+"""Surfaces for agent hosts: live transition streams, langchain-core tools, graph input.
+
+- :func:`stream` / :func:`stream_launch` run an orchestrator call in a worker thread and
+  yield each hash-chained transition record the moment it is persisted - the same records
+  the plan JSON gets, in the same order. One :class:`TransitionStream` serves both
+  ``for rec in ...`` and ``async for rec in ...``; ``.result`` holds the ``LaunchResult``.
+- :func:`as_tool` / :func:`as_tools` wrap the orchestrator as langchain-core tools for a
+  host agent (sync and async, errors returned to the model as fixable one-liners).
+- :func:`launch_input` builds the initial state of :func:`build_graph`'s graph, for hosts
+  that embed the compiled graph as a subgraph of their own ``StateGraph`` or serve it
+  with LangGraph (see ``examples/host_subgraph.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import queue
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from referral_orchestrator.artifacts.report import DEFAULT_PLANS_DIR
+from referral_orchestrator.errors import ReferralError
+
+if TYPE_CHECKING:
+    from langchain_core.tools import BaseTool
+
+    from referral_orchestrator.orchestrator import LaunchResult, Orchestrator
+
+Method = Literal["launch", "approve", "escalation", "resume", "status"]
+
+
+@dataclass
+class _End:
+    result: Any = None
+    error: BaseException | None = None
+
+
+class TransitionStream:
+    """Transition records of one orchestrator call, as they happen (iterate once).
+
+    The call runs in a worker thread with its own ``Orchestrator`` whose ``on_transition``
+    feeds a queue, so neither the caller's thread nor its event loop ever blocks on the
+    graph. If the consumer stops early the run still finishes (the plan stays whole).
+    """
+
+    def __init__(self, call: Callable[[Callable[[dict[str, Any]], None]], LaunchResult]) -> None:
+        self._call = call
+        self._started = False
+        self.result: LaunchResult | None = None
+        """The ``LaunchResult``, set once the stream is exhausted."""
+        self.records: list[dict[str, Any]] = []
+        """Every record yielded so far."""
+
+    def _start(self, put: Callable[[Any], object]) -> None:
+        if self._started:
+            raise RuntimeError("a TransitionStream can be iterated only once")
+        self._started = True
+
+        def emit(record: dict[str, Any]) -> None:
+            put(record)
+
+        def work() -> None:
+            try:
+                put(_End(result=self._call(emit)))
+            except BaseException as exc:  # handed to the consumer, raised there
+                put(_End(error=exc))
+
+        threading.Thread(target=work, name="referral-stream", daemon=False).start()
+
+    def _finish(self, end: _End) -> None:
+        if end.error is not None:
+            raise end.error
+        self.result = end.result
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        items: queue.Queue[Any] = queue.Queue()
+        self._start(items.put)
+        while True:
+            item = items.get()
+            if isinstance(item, _End):
+                self._finish(item)
+                return
+            self.records.append(item)
+            yield item
+
+    def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
+        return self._aiter()
+
+    async def _aiter(self) -> AsyncIterator[dict[str, Any]]:
+        loop = asyncio.get_running_loop()
+        items: asyncio.Queue[Any] = asyncio.Queue()
+        self._start(lambda item: loop.call_soon_threadsafe(items.put_nowait, item))
+        while True:
+            item = await items.get()
+            if isinstance(item, _End):
+                self._finish(item)
+                return
+            self.records.append(item)
+            yield item
+
+    def run(self) -> LaunchResult:
+        """Drain the stream and return the result (handy when only ``records`` matter)."""
+        for _ in self:
+            pass
+        assert self.result is not None
+        return self.result
+
+
+def _sibling(orch: Orchestrator, hook: Callable[[dict[str, Any]], None]) -> Orchestrator:
+    """A new orchestrator with ``orch``'s settings and ``hook`` as its transition callback."""
+    from referral_orchestrator.orchestrator import Orchestrator
+
+    twin = Orchestrator(orch.store.root, model=orch.model, clock=orch.clock,
+                        max_concurrency=orch.max_concurrency, on_transition=hook)
+    twin.runner_options = dict(orch.runner_options)
+    return twin
+
+
+def stream(orchestrator: Orchestrator, method: Method, *args: Any,
+           **kwargs: Any) -> TransitionStream:
+    """Stream the transitions of ``orchestrator.<method>(*args, **kwargs)``.
+
+    ``method`` is ``launch``, ``approve``, ``escalation``, ``resume`` or ``status``::
+
+        s = stream(orch, "approve", plan_id, "legal")
+        for record in s:
+            print(record["node"], record["event"], record["agent"])
+        s.result.status
+    """
+    if method not in ("launch", "approve", "escalation", "resume", "status"):
+        raise ValueError(f"cannot stream {method!r}: use launch, approve, escalation, "
+                         "resume or status")
+
+    def call(hook: Callable[[dict[str, Any]], None]) -> LaunchResult:
+        result: LaunchResult = getattr(_sibling(orchestrator, hook), method)(*args, **kwargs)
+        return result
+
+    return TransitionStream(call)
+
+
+def stream_launch(program: str, launch_date: str, channels: str | list[str], *,
+                  plans_dir: str | Path = DEFAULT_PLANS_DIR, model: Any = "offline",
+                  **kwargs: Any) -> TransitionStream:
+    """Launch a program and stream its transitions (see :meth:`Orchestrator.launch`)."""
+    from referral_orchestrator.orchestrator import Orchestrator
+
+    return stream(Orchestrator(plans_dir, model=model), "launch", program, launch_date,
+                  channels, **kwargs)
+
+
+# -- langchain-core tools ---------------------------------------------------------------
+
+
+def _report(result: LaunchResult) -> str:
+    return json.dumps(result.to_dict(), ensure_ascii=False)
+
+
+def _error(exc: Exception) -> str:
+    code = getattr(exc, "code", "error")
+    return f"error ({code}): {exc}"
+
+
+def as_tools(orchestrator: Orchestrator | None = None, *,
+             plans_dir: str | Path = DEFAULT_PLANS_DIR, model: Any = "offline") -> list[BaseTool]:
+    """The launch, approve, escalation and status tools for a host agent.
+
+    Each tool returns the ``--format json`` document of the result; a bad input comes
+    back as ``error (<code>): <how to fix it>`` so the host model can correct itself.
+    """
+    from langchain_core.tools import StructuredTool, ToolException
+    from pydantic import BaseModel, Field
+
+    from referral_orchestrator.orchestrator import Orchestrator
+
+    orch = orchestrator or Orchestrator(plans_dir, model=model)
+
+    def guard(fn: Callable[..., LaunchResult]) -> Callable[..., str]:
+        def run(**kw: Any) -> str:
+            try:
+                return _report(fn(**kw))
+            except ReferralError as exc:
+                raise ToolException(_error(exc)) from exc
+        return run
+
+    def aguard(fn: Callable[..., Any]) -> Callable[..., Any]:
+        async def run(**kw: Any) -> str:
+            try:
+                return _report(await fn(**kw))
+            except ReferralError as exc:
+                raise ToolException(_error(exc)) from exc
+        return run
+
+    class LaunchArgs(BaseModel):
+        program: str = Field(description="program name or id, e.g. 'Customer Advocates'")
+        launch_date: str = Field(description="go-live date, YYYY-MM-DD")
+        channels: list[str] = Field(description="channels, e.g. ['email', 'in-app']")
+        segments: list[str] | None = Field(None, description="participant personas")
+        approvers: list[str] | None = Field(None, description="stakeholders gating go-live")
+        as_of: str | None = Field(None, description="planning date YYYY-MM-DD (default today)")
+        pattern: Literal["diamond", "pipeline"] = "diamond"
+
+    class ApproveArgs(BaseModel):
+        plan: str = Field(description="plan id, e.g. plan-20261125-090000")
+        approver: str = Field(description="approver name as given at launch")
+        reject: bool = Field(False, description="send the package back for rework")
+        note: str | None = Field(None, description="what to change, or why approved")
+
+    class EscalationArgs(BaseModel):
+        plan: str = Field(description="plan id")
+        decision: Literal["proceed", "descope", "postpone", "halt"]
+        channel: str | None = Field(None, description="channel to drop (descope)")
+        launch_date: str | None = Field(None, description="new date YYYY-MM-DD (postpone)")
+        note: str | None = None
+
+    class StatusArgs(BaseModel):
+        plan: str = Field(description="plan id")
+
+    def launch(**kw: Any) -> LaunchResult:
+        return orch.launch(kw.pop("program"), kw.pop("launch_date"), kw.pop("channels"), **kw)
+
+    async def alaunch(**kw: Any) -> LaunchResult:
+        return await orch.alaunch(kw.pop("program"), kw.pop("launch_date"),
+                                  kw.pop("channels"), **kw)
+
+    specs: list[tuple[str, str, type[BaseModel], Callable[..., Any], Callable[..., Any]]] = [
+        ("launch_referral_program",
+         "Plan and run the launch of a referral program (checklist, tooling QA, comms kit, "
+         "enablement, approvals, go-live). Returns the plan id, status, artifact paths and "
+         "the next actions; status awaiting_approval means approvers must decide.",
+         LaunchArgs, launch, alaunch),
+        ("approve_referral_launch",
+         "Record one approver's decision on a launch awaiting approval and resume it.",
+         ApproveArgs, lambda **kw: orch.approve(kw.pop("plan"), kw.pop("approver"), **kw),
+         lambda **kw: orch.aapprove(kw.pop("plan"), kw.pop("approver"), **kw)),
+        ("decide_referral_escalation",
+         "The exec sponsor's decision on a launch awaiting a decision: proceed, descope a "
+         "channel, postpone to a new date, or halt for good. Only on a person's instruction.",
+         EscalationArgs, lambda **kw: orch.escalation(kw.pop("plan"), kw.pop("decision"), **kw),
+         lambda **kw: orch.aescalation(kw.pop("plan"), kw.pop("decision"), **kw)),
+        ("referral_launch_status",
+         "One launch plan's status, artifacts and next actions (evaluates approval deadlines).",
+         StatusArgs, lambda **kw: orch.status(kw["plan"]),
+         lambda **kw: orch.astatus(kw["plan"])),
+    ]
+    return [StructuredTool.from_function(func=guard(fn), coroutine=aguard(afn), name=name,
+                                         description=desc, args_schema=schema,
+                                         handle_tool_error=True)
+            for name, desc, schema, fn, afn in specs]
+
+
+def as_tool(orchestrator: Orchestrator | None = None, *,
+            plans_dir: str | Path = DEFAULT_PLANS_DIR, model: Any = "offline") -> BaseTool:
+    """The ``launch_referral_program`` tool alone (see :func:`as_tools`)."""
+    return as_tools(orchestrator, plans_dir=plans_dir, model=model)[0]
+
+
+# -- graph input for embedding -----------------------------------------------------------
+
+
+def launch_input(program: str, launch_date: str, channels: str | list[str], *,
+                 segments: str | list[str] | None = None,
+                 approvers: str | list[str] | None = None, as_of: str | None = None,
+                 pattern: str = "diamond", roster: str | Path | None = None,
+                 landing_url: str | None = None) -> dict[str, Any]:
+    """The validated initial state for ``build_graph()`` (raises ``InvalidRequest``).
+
+    Use it to invoke the compiled graph yourself - as a subgraph of a host ``StateGraph``,
+    or as the input of a run on a LangGraph server.
+    """
+    from referral_orchestrator.engine.roster import load_roster
+    from referral_orchestrator.launch.request import parse_request
+    from referral_orchestrator.orchestrator import DEFAULT_LANDING, Orchestrator
+
+    req = parse_request(program=program, launch_date=launch_date, channels=channels,
+                        segments=segments, approvers=approvers, as_of=as_of, pattern=pattern)
+    landing = landing_url or DEFAULT_LANDING.format(slug=req.program_slug)
+    values = Orchestrator._initial_state(req, load_roster(roster), landing)
+    values["probe_landing"] = landing_url is not None
+    return values
+
+
+def server_graph() -> Any:
+    """The launch graph for ``langgraph.json`` (a zero-argument graph factory).
+
+    LangGraph's server looks the graph up in the module's ``__dict__``, where the lazily
+    built ``graph.graph`` is not yet present; a factory needs no import-time compile.
+    The server owns persistence, so the graph is compiled without a checkpointer.
+    """
+    from referral_orchestrator.engine.graph import build_graph
+
+    return build_graph()
