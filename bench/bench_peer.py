@@ -111,7 +111,7 @@ from pydantic import BaseModel
 from referral_orchestrator import AgentCall, AgentResult, OfflineDrafter, Orchestrator
 
 # -- package internals: every one this script uses, in one block to re-point later --------
-from referral_orchestrator._prompting import HOUSE_RULES, agent_prefix, inputs_from_prompt
+from referral_orchestrator.runners.prompting import HOUSE_RULES, agent_prefix, inputs_from_prompt
 
 # ------------------------------------------------------------------------------------------
 
