@@ -11,6 +11,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +22,7 @@ import yaml
 
 import referral_orchestrator
 
+IN_CI = os.environ.get("CI", "").lower() in ("true", "1")
 ROOT = Path(__file__).resolve().parents[1]
 PLUGIN = "referral-program-orchestration"
 KEBAB = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
@@ -91,6 +93,19 @@ def test_command_front_matter_is_claude_code_format_scoped_to_the_cli(name: str)
     (line,) = [ln for ln in body.splitlines() if "$ARGUMENTS" in ln and ln.startswith("ref")]
     assert line == f"referral-orchestrator {name} $ARGUMENTS"
     assert "next" in body.lower()  # tells Claude how to report the next action
+
+
+@pytest.mark.parametrize("name", ["approve", "escalation"])
+def test_decision_commands_are_only_triggered_by_a_person(name: str) -> None:
+    meta, _ = front_matter(ROOT / "commands" / f"{name}.md")
+    assert meta.get("disable-model-invocation") is True
+
+
+def test_plugin_bundles_the_mcp_server_for_the_project_plans_folder() -> None:
+    manifest = json.loads((ROOT / ".claude-plugin" / "plugin.json").read_text())
+    (server,) = manifest["mcpServers"].values()
+    assert server["command"] == "referral-orchestrator"
+    assert server["args"] == ["mcp", "--plans-dir", "${CLAUDE_PROJECT_DIR:-.}/.claude/plans"]
 
 
 def test_command_files_are_exactly_the_four_backend_commands() -> None:
@@ -195,3 +210,54 @@ def test_a_bad_slash_command_argument_gives_one_line_and_exit_2(tmp_path: Path) 
     assert bad.returncode == 2
     assert len(bad.stderr.strip().splitlines()) == 1 and "email" in bad.stderr
     assert not (tmp_path / ".claude").exists()
+
+
+# -- the Claude Code CLI itself (offline: validation and an MCP health check, no model) ----
+
+
+def claude_cli() -> str:
+    """The ``claude`` executable (.ci/run installs it under .ci/node), or skip / fail."""
+    local = ROOT / ".ci" / "node" / "node_modules" / ".bin" / "claude"
+    found = str(local) if local.exists() else shutil.which("claude")
+    if found is None:
+        why = "the Claude Code CLI is not installed (npm install --prefix .ci/node " \
+              "@anthropic-ai/claude-code)"
+        if IN_CI:
+            pytest.fail(why)
+        pytest.skip(why)
+    return found
+
+
+def run_claude(args: list[str], home: Path, cwd: Path,
+               **env: str) -> subprocess.CompletedProcess[str]:
+    """Run the CLI with a throwaway HOME and a dead API endpoint: nothing leaves the host."""
+    full = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "CLAUDE"))}
+    full.update(HOME=str(home), ANTHROPIC_BASE_URL="http://127.0.0.1:9",
+                DISABLE_AUTOUPDATER="1", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1",
+                PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+                **env)
+    return subprocess.run([claude_cli(), *args], cwd=cwd, env=full, capture_output=True,
+                          text=True, timeout=120, check=False)
+
+
+@pytest.mark.parametrize("target", [".", ".claude-plugin/plugin.json"])
+def test_claude_code_validates_the_marketplace_and_plugin_strictly(target: str,
+                                                                   tmp_path: Path) -> None:
+    # the plugin manifest path also validates every command, agent and skill file
+    done = run_claude(["plugin", "validate", "--strict", str(ROOT / target)], tmp_path,
+                      tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Validation passed" in done.stdout
+
+
+def test_claude_code_reports_the_bundled_mcp_server_healthy(tmp_path: Path) -> None:
+    home, project = tmp_path / "home", tmp_path / "project"
+    home.mkdir()
+    project.mkdir()
+    done = run_claude(["--plugin-dir", str(ROOT), "mcp", "list"], home, project,
+                      CLAUDE_PROJECT_DIR=str(project))
+    assert done.returncode == 0, done.stdout + done.stderr
+    (line,) = [ln for ln in done.stdout.splitlines()
+               if ln.startswith(f"plugin:{PLUGIN}:referral-orchestrator:")]
+    assert f"--plans-dir {project}/.claude/plans" in line
+    assert "Connected" in line, done.stdout
