@@ -1,9 +1,10 @@
-"""Regenerate docs/graph.md from the compiled graph (a test keeps it in sync)."""
+"""Regenerate docs/graph.md and docs/graph.svg from the compiled graph (tests keep them in sync)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from referral_orchestrator.drawing import graph_svg
 from referral_orchestrator.engine.graph import build_graph
 
 HEADER = """# The launch state machine
@@ -14,16 +15,22 @@ Mermaid. Solid edges always fire; dotted edges are the routing functions' choice
 segment (plus the partner kit) via `Send`; in the diamond pattern `enablement` runs beside
 them and `merge_gate` joins both.
 
+The same graph drawn offline as SVG (`referral_orchestrator.drawing.graph_svg`, no
+mermaid.js): [graph.svg](graph.svg).
+
 ```mermaid
 """
 
 
 def main() -> None:
-    mermaid = build_graph().get_graph().draw_mermaid().strip()
+    graph = build_graph().get_graph()
+    mermaid = graph.draw_mermaid().strip()
     out = Path(__file__).parents[1] / "docs" / "graph.md"
     out.parent.mkdir(exist_ok=True)
     out.write_text(HEADER + mermaid + "\n```\n", encoding="utf-8")
-    print(f"wrote {out}")
+    svg = out.with_suffix(".svg")
+    svg.write_text(graph_svg(graph), encoding="utf-8")
+    print(f"wrote {out} and {svg}")
 
 
 if __name__ == "__main__":

@@ -53,6 +53,9 @@ def test_notebook_executes_top_to_bottom_with_rich_results(notebook: Path,
     rich = [o for o in outputs if o.output_type in ("execute_result", "display_data")]
     assert any("text/markdown" in o.data and "completed" in o.data["text/markdown"]
                for o in rich)  # the final LaunchResult renders as Markdown
+    # the state machine is drawn locally as SVG (no mermaid.js, so it survives offline export)
+    assert any("image/svg+xml" in o.data and "checklist" in o.data["image/svg+xml"]
+               for o in rich)
     assert list(tmp_path.glob(".claude/plans/plan-*.json"))
 
 
