@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 IN_CI = os.environ.get("CI", "").lower() in ("true", "1")
 SAMPLE_REF = "ADA-7Q2K"
 WIDTHS = (375, 1280)
+ALL_WIDTHS = (375, 768, 1280, 1440)  # phone to wide desktop
 LONG_NAME = "Kundenempfehlungsprogrammteilnehmerpr\u00e4mienaktion & <Friends>"
 
 
@@ -220,7 +221,7 @@ def test_page_has_lang_landmarks_one_h1_and_a_label_for_every_field(driver: Any,
                      "external": []}
 
 
-@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("width", ALL_WIDTHS)
 def test_long_program_names_and_segment_pages_do_not_overflow(driver: Any, long_kit: Path,
                                                               width: int) -> None:
     pages = sorted(long_kit.glob("*.html"))
