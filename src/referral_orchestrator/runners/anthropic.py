@@ -124,7 +124,7 @@ def _error_type(exc: anthropic.APIStatusError) -> str:
 
 
 class AnthropicRunner:
-    """An :class:`~referral_orchestrator._runner.AgentRunner` backed by Claude.
+    """An :class:`~referral_orchestrator.runners.AgentRunner` backed by Claude.
 
     ``client`` (an ``anthropic.Anthropic``) or ``client_factory`` inject the client - tests
     pass one built on an ``httpx2.MockTransport``; by default the SDK reads

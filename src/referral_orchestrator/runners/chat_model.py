@@ -86,7 +86,7 @@ def classify(exc: Exception, what: str) -> Exception:
 
 
 class ChatModelRunner:
-    """An :class:`~referral_orchestrator._runner.AgentRunner` over a ``BaseChatModel``."""
+    """An :class:`~referral_orchestrator.runners.AgentRunner` over a ``BaseChatModel``."""
 
     def __init__(self, model: BaseChatModel, *, max_cost_usd: float | None = None,
                  spent_usd: float = 0.0, prices: PriceTable | None = None,
