@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from genai_prices import Usage as GenaiUsage
+from genai_prices import calc_price
 from langchain_core.language_models.fake_chat_models import (
     FakeListChatModel,
     FakeMessagesListChatModel,
@@ -194,7 +196,10 @@ def test_usage_metadata_becomes_usage_with_cache_tokens_and_cost() -> None:
     assert usage is not None
     assert (usage.model, usage.input_tokens, usage.cache_read_tokens, usage.output_tokens) == (
         "claude-haiku-5-5", 200, 800, 100)
-    assert usage.cost_usd == pytest.approx((200 * 1.0 + 800 * 0.1 + 100 * 5.0) / 1e6)
+    # genai-prices counts input_tokens as the whole prompt, cached tokens included
+    billed = calc_price(GenaiUsage(input_tokens=1000, cache_read_tokens=800, output_tokens=100),
+                        "claude-haiku-5-5", provider_id="anthropic")
+    assert usage.cost_usd == pytest.approx(float(billed.total_price))
 
 
 def test_transient_provider_errors_are_retried_inside_the_runner() -> None:

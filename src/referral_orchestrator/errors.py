@@ -15,7 +15,8 @@ The tree::
     │   ├── PlanInvalid            fails plans/plan.schema.json
     │   └── PlanTampered           the transition hash chain or body digest does not match
     ├── RunHalted                  the rip-cord was pulled; the plan is closed; exit 4
-    └── AgentError                 an agent step failed (fed to the guardrails, never to users)
+    └── AgentError                 an agent step failed (fed to the guardrails, never to users);
+        │                          ``.usage`` carries what the step was billed for
         ├── AgentUnavailable       the agent is marked unavailable
         ├── AgentTimeout           the model did not answer in time
         ├── TransientModelError    429 / 529 / 5xx / connection errors, retried inside the runner
@@ -24,6 +25,8 @@ The tree::
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 
 class ReferralError(Exception):
@@ -101,9 +104,14 @@ class RunHalted(ReferralError):
 
 
 class AgentError(ReferralError):
-    """An agent step failed; the guardrails decide what happens next."""
+    """An agent step failed; the guardrails decide what happens next.
+
+    ``usage`` is what the failed step was billed for before it failed (a runner's
+    ``Usage``: invalid answers, the re-ask, billed errors), so no spend goes uncounted.
+    """
 
     code = "agent_error"
+    usage: Any = None
 
 
 class AgentUnavailable(AgentError):

@@ -24,7 +24,7 @@ from referral_orchestrator.errors import (
 from referral_orchestrator.launch import outputs as out
 from referral_orchestrator.launch import qa
 from referral_orchestrator.launch.schedule import add_business_days, full_lead_launch, schedule
-from referral_orchestrator.runners import AgentCall
+from referral_orchestrator.runners import AgentCall, Usage
 
 from .roster import NoSubstitute, roster_from_overrides
 from .routing import SHARED_KEYS
@@ -90,8 +90,10 @@ def run_agent(state: LaunchState | DraftState, ctx: RunContext, stage: str,
                          inputs=inputs, attempt=attempt, feedback=tuple(feedback), key=key)
         try:
             result = ctx.get_runner().run(call)
+            _count_usage(step, result.usage, call)
             output = output_type.model_validate(result.output.model_dump())
         except AgentUnavailable as exc:
+            _count_usage(step, exc.usage, call)
             excluded.add(assignment.agent)
             step.excluded.append(assignment.agent)
             roster = roster_from_overrides({**(state.get("roster") or {}), "unavailable": {
@@ -102,16 +104,22 @@ def run_agent(state: LaunchState | DraftState, ctx: RunContext, stage: str,
             step.error = str(InvalidAgentOutput(f"{stage} output invalid: {exc.errors()[0]}"))
             return step
         except BudgetExceeded as exc:  # spending more cannot fix it: straight up the ladder
+            _count_usage(step, exc.usage, call)
             step.error, step.escalate = f"{exc.code}: {exc.message}", "budget_exceeded"
             return step
-        except AgentError as exc:
+        except AgentError as exc:  # a failed step was still billed: count what it cost
+            _count_usage(step, exc.usage, call)
             step.error = f"{exc.code}: {exc.message}"
             return step
-        if result.usage is not None:
-            step.usage.append({**result.usage.as_dict(), "agent": assignment.agent,
-                               "stage": stage, "key": key})
         step.output = output.model_dump(mode="json")
         return step
+
+
+def _count_usage(step: Step, usage: Usage | None, call: AgentCall) -> None:
+    """Record billed usage, whether the step succeeded or failed (the budget depends on it)."""
+    if usage is not None:
+        step.usage.append({**usage.as_dict(), "agent": call.agent, "stage": call.stage,
+                           "key": call.key})
 
 
 def _bookkeeping(stage: str, step: Step, state: LaunchState, attempt: int,

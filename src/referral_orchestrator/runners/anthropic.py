@@ -17,7 +17,9 @@ Failure handling: transient errors (429 with ``retry-after``, 529, 5xx, timeouts
 connections) are retried by ``_retry.RetryPolicy`` with the SDK's own retries off
 (``max_retries=0``); 400/401/403/404 are not retried; output that does not validate is
 re-asked once with the validation error, then raised as :class:`InvalidAgentOutput`;
-a call that would pass ``max_cost_usd`` raises :class:`BudgetExceeded` before it is sent.
+a request that would pass ``max_cost_usd`` raises :class:`BudgetExceeded` before it is sent.
+Every billed response (answers, invalid answers, the re-ask, an error response with a usage
+block) is counted in the step's usage and the budget, also when the step fails.
 """
 
 from __future__ import annotations
@@ -113,6 +115,16 @@ def _status_failure(exc: anthropic.APIStatusError, what: str) -> Exception:
     if status == 404:
         return AgentError(f"{detail}: unknown model id", code="model_not_found")
     return AgentError(f"{detail}: request refused", code="model_request_refused")
+
+
+def _usage_block(response: Any) -> dict[str, Any] | None:
+    """The usage block of an error response, if the server billed it (most do not)."""
+    try:
+        body = response.json()
+    except Exception:  # not JSON: nothing was billed that we could count
+        return None
+    usage = body.get("usage") if isinstance(body, dict) else None
+    return usage if isinstance(usage, dict) and "input_tokens" in usage else None
 
 
 def _error_type(exc: anthropic.APIStatusError) -> str:
@@ -245,7 +257,11 @@ class AnthropicRunner:
     # -- the agent seam -----------------------------------------------------------------
 
     def run(self, call: AgentCall) -> AgentResult:
-        """Do one agent step on Claude and return the validated output with its usage."""
+        """Do one agent step on Claude and return the validated output with its usage.
+
+        Every billed response is added to the step's usage - on failure too: the error
+        carries it as ``AgentError.usage``.
+        """
         model = self.model_for(call.agent)
         request: dict[str, Any] = {
             "model": model,
@@ -257,16 +273,22 @@ class AnthropicRunner:
             "messages": [{"role": "user", "content": prompting.user_content(call)}],
         }
         usage, notes = Usage(model=model), list[str]()
-        for ask in (1, 2):
-            message = self._send(request, call, usage)
-            output, problem = self._parse(message, call)
-            if output is not None:
-                return AgentResult(output=output, usage=usage, notes=notes)
-            if ask == 2:
-                raise InvalidAgentOutput(
-                    f"{call.stage} output from {model} invalid after a re-ask: {problem}")
-            notes.append(f"re-asked: {problem}")
-            request = self._reask(request, message, call.stage, problem)
+        try:
+            for ask in (1, 2):
+                message = self._send(request, call, usage)
+                output, problem = self._parse(message, call)
+                if output is not None:
+                    self._note_output(call.stage, message.usage.output_tokens or 0)
+                    return AgentResult(output=output, usage=usage, notes=notes)
+                if ask == 2:
+                    raise InvalidAgentOutput(
+                        f"{call.stage} output from {model} invalid after a re-ask: {problem}")
+                notes.append(f"re-asked: {problem}")
+                request = self._reask(request, message, call.stage, problem)
+        except AgentError as exc:
+            if usage.calls:
+                exc.usage = usage
+            raise
         raise AssertionError("unreachable")  # pragma: no cover
 
     # -- internals ----------------------------------------------------------------------
@@ -279,54 +301,62 @@ class AnthropicRunner:
         return tools
 
     def _send(self, request: dict[str, Any], call: AgentCall, usage: Usage) -> Any:
-        model = request["model"]
+        what = f"{call.agent}/{call.stage} on {request['model']}"
+        return self.retry.call(lambda: self._attempt(request, call, usage, what), what=what)
+
+    def _attempt(self, request: dict[str, Any], call: AgentCall, usage: Usage,
+                 what: str) -> Any:
+        """One HTTP request: reserved against the budget, settled at what it was billed."""
         estimate = self._estimate(request, call)
-        self.budget.reserve(estimate, f"{call.agent}/{call.stage} on {model}")
+        self.budget.reserve(estimate, what)
         cost = 0.0
         try:
-            message = self.retry.call(lambda: self._create(request),
-                                      what=f"{call.agent}/{call.stage} on {model}")
-            u = message.usage
-            tokens = {"input_tokens": u.input_tokens or 0, "output_tokens": u.output_tokens or 0,
-                      "cache_read_tokens": u.cache_read_input_tokens or 0,
-                      "cache_write_tokens": u.cache_creation_input_tokens or 0}
-            cost = self.prices.cost(model, **tokens)
-            usage.calls += 1
-            usage.input_tokens += tokens["input_tokens"]
-            usage.output_tokens += tokens["output_tokens"]
-            usage.cache_read_tokens += tokens["cache_read_tokens"]
-            usage.cache_write_tokens += tokens["cache_write_tokens"]
-            usage.cost_usd = round(usage.cost_usd + cost, 8)
-            with self._lock:
-                seen = self._output_seen.get(call.stage, 0)
-                self._output_seen[call.stage] = max(seen, tokens["output_tokens"])
+            try:
+                message = self.client().messages.create(**request)
+            except anthropic.APIStatusError as exc:
+                billed = _usage_block(exc.response)
+                if billed is not None:  # the server billed the failed request: count it
+                    cost = self._count(request["model"], billed, call, usage)
+                raise _status_failure(exc, what) from exc
+            except anthropic.APITimeoutError as exc:
+                raise RetryableFailure(f"{what}: request timed out", timeout=True) from exc
+            except anthropic.APIConnectionError as exc:
+                raise RetryableFailure(f"{what}: connection failed: {exc}") from exc
+            except anthropic.CredentialsError as exc:
+                raise AgentError(f"{what}: credentials failed: {exc}", code="model_auth") from exc
+            except anthropic.APIResponseValidationError as exc:  # pragma: no cover - SDK drift
+                raise AgentError(f"{what}: unexpected response shape: {exc}") from exc
+            cost = self._count(request["model"], message.usage.model_dump(), call, usage)
             return message
         finally:
             self.budget.settle(estimate, cost)
 
-    def _create(self, request: dict[str, Any]) -> Any:
-        what = f"{request['model']}"
-        try:
-            return self.client().messages.create(**request)
-        except anthropic.APITimeoutError as exc:
-            raise RetryableFailure(f"{what}: request timed out", timeout=True) from exc
-        except anthropic.APIConnectionError as exc:
-            raise RetryableFailure(f"{what}: connection failed: {exc}") from exc
-        except anthropic.APIStatusError as exc:
-            raise _status_failure(exc, what) from exc
-        except anthropic.CredentialsError as exc:
-            raise AgentError(f"{what}: credentials failed: {exc}", code="model_auth") from exc
-        except anthropic.APIResponseValidationError as exc:  # pragma: no cover - SDK drift
-            raise AgentError(f"{what}: unexpected response shape: {exc}") from exc
+    def _count(self, model: str, block: Mapping[str, Any], call: AgentCall,
+               usage: Usage) -> float:
+        """Add one billed response's usage block to ``usage``; return its cost."""
+        tokens = {"input_tokens": int(block.get("input_tokens") or 0),
+                  "output_tokens": int(block.get("output_tokens") or 0),
+                  "cache_read_tokens": int(block.get("cache_read_input_tokens") or 0),
+                  "cache_write_tokens": int(block.get("cache_creation_input_tokens") or 0)}
+        cost = self.prices.cost(model, **tokens)
+        usage.add(**tokens, cost_usd=cost)
+        if tokens["cache_write_tokens"] or tokens["cache_read_tokens"]:
+            with self._lock:
+                self._seen_prefixes.add((model, call.agent))
+        return cost
+
+    def _note_output(self, stage: str, output_tokens: int) -> None:
+        # only valid answers: a short invalid one would make later estimates too low
+        with self._lock:
+            self._output_seen[stage] = max(self._output_seen.get(stage, 0), output_tokens)
 
     def _estimate(self, request: dict[str, Any], call: AgentCall) -> float:
         """A deliberately high guess of the next call's cost (for the budget check)."""
         prefix = len(json.dumps(request["tools"])) + len(request["system"][0]["text"])
         rest = len(json.dumps(request["system"][1:])) + len(json.dumps(request["messages"]))
         key = (request["model"], call.agent)
-        with self._lock:
+        with self._lock:  # cached only once a billed response wrote or read the prefix
             cached = key in self._seen_prefixes
-            self._seen_prefixes.add(key)
             expected_out = self._output_seen.get(call.stage) or request["max_tokens"] // 4
         price = self.prices.price(request["model"])
         prefix_tokens = int(prefix / _CHARS_PER_TOKEN)

@@ -28,7 +28,12 @@ class AgentCall:
 
 @dataclass
 class Usage:
-    """Tokens and cost of the model calls behind one agent result."""
+    """Tokens and cost of the billed requests behind one agent step.
+
+    A runner adds every response that carried a usage block - the answer, a re-ask, an
+    invalid answer, a billed error - and attaches the total to the error when the step
+    fails (``AgentError.usage``), so the plan counts what the provider billed.
+    """
 
     model: str = ""
     calls: int = 0
@@ -41,6 +46,16 @@ class Usage:
     def as_dict(self) -> dict[str, Any]:
         """Plain data for state and the plan."""
         return dict(self.__dict__)
+
+    def add(self, *, input_tokens: int = 0, output_tokens: int = 0, cache_read_tokens: int = 0,
+            cache_write_tokens: int = 0, cost_usd: float = 0.0) -> None:
+        """Count one billed request (``input_tokens`` = uncached input, as the Messages API)."""
+        self.calls += 1
+        self.input_tokens += input_tokens
+        self.output_tokens += output_tokens
+        self.cache_read_tokens += cache_read_tokens
+        self.cache_write_tokens += cache_write_tokens
+        self.cost_usd = round(self.cost_usd + cost_usd, 8)
 
 
 @dataclass

@@ -6,10 +6,12 @@ the validation error, and records usage from ``AIMessage.usage_metadata``. Model
 tool calling get the schema in the prompt and answer with JSON text instead.
 
 Same guardrails as the Claude runner: transient failures are retried by ``_retry`` with the
-model's own retries switched off (a copy with ``max_retries=0`` when the model has that
-field), the budget is checked before each call, and errors end up in the agent error family
-the graph understands. Prompt-cache breakpoints are sent only to Anthropic chat models
-(other providers reject unknown block keys); every model gets the same stable prefix.
+model's own retries switched off (:func:`without_sdk_retries`: the field, lazily built and
+already built SDK clients), the budget is checked before each request and settled at what
+it was billed, every billed response is counted (also when the step fails), and errors end
+up in the agent error family the graph understands. Prompt-cache breakpoints are sent only to
+Anthropic chat models (other providers reject unknown block keys); every model gets the same
+stable prefix.
 """
 
 from __future__ import annotations
@@ -42,16 +44,89 @@ _CHARS_PER_TOKEN = 3.5
 
 
 def without_sdk_retries(model: BaseChatModel) -> BaseChatModel:
-    """A copy of ``model`` whose own client does not retry (so retries never stack)."""
-    if "max_retries" not in type(model).model_fields or getattr(model, "max_retries", 0) == 0:
+    """A copy of ``model`` whose provider clients do not retry (so retries never multiply).
+
+    Three layers, because providers build their clients differently: the ``max_retries``
+    field is set to 0; clients built lazily (cached properties, e.g. ChatAnthropic's
+    ``_client``) are dropped so they are rebuilt from it; and clients already built (e.g.
+    ChatOpenAI's ``root_client``/``client`` and async twins, made in its validator) are
+    replaced by ``client.with_options(max_retries=0)`` - the API resources bound to them
+    (``client.chat.completions``) are rebound to the replacement. The original is untouched.
+    """
+    fields = type(model).model_fields
+    field_retries = "max_retries" in fields and getattr(model, "max_retries", 0) != 0
+    if not field_retries and not _built_clients(model):
         return model
-    copy = model.model_copy(update={"max_retries": 0})
-    # Clients built lazily (cached properties) were built with the old setting: drop them.
+    copy = model.model_copy(update={"max_retries": 0} if "max_retries" in fields else {})
     for klass in type(model).__mro__:
         for attr, value in vars(klass).items():
             if isinstance(value, functools.cached_property):
                 copy.__dict__.pop(attr, None)
+    fresh: dict[int, Any] = {}
+
+    def no_retries(client: Any) -> Any:
+        if id(client) not in fresh:
+            fresh[id(client)] = client.with_options(max_retries=0)
+        return fresh[id(client)]
+
+    for store in _stores(copy):
+        for name, value in list(store.items()):
+            if _retrying(value):
+                store[name] = no_retries(value)
+            elif _retrying(getattr(value, "_client", None)):
+                store[name] = type(value)(no_retries(value._client))
     return copy
+
+
+def _stores(model: BaseChatModel) -> list[dict[str, Any]]:
+    """Where a pydantic model keeps its attributes: fields and cached values, private ones."""
+    private = getattr(model, "__pydantic_private__", None)
+    return [model.__dict__, *([private] if isinstance(private, dict) else [])]
+
+
+def _retrying(value: Any) -> bool:
+    """True for a provider SDK client (anthropic, openai, ...) that retries on its own."""
+    retries = getattr(value, "max_retries", None)
+    return (isinstance(retries, int) and not isinstance(retries, bool) and retries > 0
+            and callable(getattr(value, "with_options", None)))
+
+
+def _built_clients(model: BaseChatModel) -> bool:
+    return any(_retrying(v) or _retrying(getattr(v, "_client", None))
+               for store in _stores(model) for v in store.values())
+
+
+def _billed_block(exc: BaseException) -> dict[str, int] | None:
+    """Tokens of an error response that carried a usage block (the server billed it)."""
+    seen: BaseException | None = exc
+    visited: set[int] = set()
+    while seen is not None and id(seen) not in visited:
+        visited.add(id(seen))
+        response = getattr(seen, "response", None)
+        try:
+            body = response.json() if response is not None else None
+        except Exception:  # not JSON: nothing billed that we could count
+            body = None
+        block = body.get("usage") if isinstance(body, dict) else None
+        if isinstance(block, dict):
+            return _tokens_of_block(block)
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _tokens_of_block(block: dict[str, Any]) -> dict[str, int]:
+    """Uncached input, output and cache tokens of a Messages or Chat Completions usage block."""
+    if "prompt_tokens" in block:  # Chat Completions: prompt_tokens includes cached tokens
+        details = block.get("prompt_tokens_details") or {}
+        read = int(details.get("cached_tokens") or 0)
+        write = int(details.get("cache_write_tokens") or 0)
+        return {"input_tokens": max(0, int(block["prompt_tokens"] or 0) - read - write),
+                "output_tokens": int(block.get("completion_tokens") or 0),
+                "cache_read_tokens": read, "cache_write_tokens": write}
+    return {"input_tokens": int(block.get("input_tokens") or 0),
+            "output_tokens": int(block.get("output_tokens") or 0),
+            "cache_read_tokens": int(block.get("cache_read_input_tokens") or 0),
+            "cache_write_tokens": int(block.get("cache_creation_input_tokens") or 0)}
 
 
 def _status(exc: BaseException) -> int | None:
@@ -104,26 +179,35 @@ class ChatModelRunner:
         self._lock = threading.Lock()
 
     def run(self, call: AgentCall) -> AgentResult:
-        """Do one agent step on the chat model and return the validated output."""
+        """Do one agent step on the chat model and return the validated output.
+
+        Every billed response is added to the step's usage - on failure too: the error
+        carries it as ``AgentError.usage``.
+        """
         bound = self._bind(call.stage)
         messages: list[BaseMessage] = [self._system(call, tools=bound is not None),
                                        HumanMessage(content=prompting.user_prompt(call))]
         usage, notes = Usage(model=self.model_name), list[str]()
         runnable = bound if bound is not None else self.model
-        for ask in (1, 2):
-            reply = self._send(runnable, messages, call, usage)
-            output, problem = self._parse(reply, call, tools=bound is not None)
-            if output is not None:
-                return AgentResult(output=output, usage=usage, notes=notes)
-            if ask == 2:
-                raise InvalidAgentOutput(
-                    f"{call.stage} output from {self.model_name} invalid after a re-ask: "
-                    f"{problem}")
-            notes.append(f"re-asked: {problem}")
-            messages = [*messages, reply,
-                        *[ToolMessage(content=problem, tool_call_id=tc["id"] or "call",
-                                      status="error") for tc in reply.tool_calls],
-                        HumanMessage(content=prompting.reask_prompt(call.stage, problem))]
+        try:
+            for ask in (1, 2):
+                reply = self._send(runnable, messages, call, usage)
+                output, problem = self._parse(reply, call, tools=bound is not None)
+                if output is not None:
+                    return AgentResult(output=output, usage=usage, notes=notes)
+                if ask == 2:
+                    raise InvalidAgentOutput(
+                        f"{call.stage} output from {self.model_name} invalid after a re-ask: "
+                        f"{problem}")
+                notes.append(f"re-asked: {problem}")
+                messages = [*messages, reply,
+                            *[ToolMessage(content=problem, tool_call_id=tc["id"] or "call",
+                                          status="error") for tc in reply.tool_calls],
+                            HumanMessage(content=prompting.reask_prompt(call.stage, problem))]
+        except AgentError as exc:
+            if usage.calls:
+                exc.usage = usage
+            raise
         raise AssertionError("unreachable")  # pragma: no cover
 
     # -- internals ----------------------------------------------------------------------
@@ -152,43 +236,51 @@ class ChatModelRunner:
     def _send(self, runnable: Any, messages: list[BaseMessage], call: AgentCall,
               usage: Usage) -> AIMessage:
         what = f"{call.agent}/{call.stage} on {self.model_name}"
+        return self.retry.call(
+            functools.partial(self._attempt, runnable, messages, usage, what), what=what)
+
+    def _attempt(self, runnable: Any, messages: list[BaseMessage], usage: Usage,
+                 what: str) -> AIMessage:
+        """One request: reserved against the budget, settled at what it was billed."""
         estimate = self._estimate(messages)
         self.budget.reserve(estimate, what)
         cost = 0.0
         try:
-            reply = self.retry.call(functools.partial(self._invoke, runnable, messages, what),
-                                    what=what)
+            try:
+                reply = runnable.invoke(messages)
+            except Exception as exc:
+                billed = _billed_block(exc)
+                if billed is not None:  # the server billed the failed request: count it
+                    cost = self._count(billed, usage)
+                failure = classify(exc, what)
+                if failure is exc:  # already one of ours
+                    raise
+                raise failure from exc
+            if not isinstance(reply, AIMessage):
+                raise AgentError(f"{what}: the model returned {type(reply).__name__}, "
+                                 "not AIMessage")
             meta: Any = reply.usage_metadata or {}
             details: Any = meta.get("input_token_details") or {}
-            read, write = int(details.get("cache_read") or 0), int(
-                details.get("cache_creation") or 0)
-            tokens = {"input_tokens": max(0, int(meta.get("input_tokens", 0)) - read - write),
-                      "output_tokens": int(meta.get("output_tokens", 0)),
-                      "cache_read_tokens": read, "cache_write_tokens": write}
-            if self._priced():
-                cost = self.prices.cost(self.model_name, **tokens)
-            usage.calls += 1
-            usage.input_tokens += tokens["input_tokens"]
-            usage.output_tokens += tokens["output_tokens"]
-            usage.cache_read_tokens += read
-            usage.cache_write_tokens += write
-            usage.cost_usd = round(usage.cost_usd + cost, 8)
+            read = int(details.get("cache_read") or 0)
+            # ChatAnthropic moves cache writes to the per-TTL keys when the API gives them
+            write = sum(int(details.get(k) or 0) for k in (
+                "cache_creation", "ephemeral_5m_input_tokens", "ephemeral_1h_input_tokens"))
+            cost = self._count({
+                "input_tokens": max(0, int(meta.get("input_tokens", 0)) - read - write),
+                "output_tokens": int(meta.get("output_tokens", 0)),
+                "cache_read_tokens": read, "cache_write_tokens": write}, usage)
             return reply
         finally:
             self.budget.settle(estimate, cost)
 
-    def _invoke(self, runnable: Any, messages: list[BaseMessage], what: str) -> AIMessage:
-        try:
-            reply = runnable.invoke(messages)
-        except Exception as exc:
-            raise classify(exc, what) from exc
-        if not isinstance(reply, AIMessage):
-            raise AgentError(f"{what}: the model returned {type(reply).__name__}, not AIMessage")
-        return reply
+    def _count(self, tokens: dict[str, int], usage: Usage) -> float:
+        """Add one billed response to ``usage``; return its cost ($0 if the model has no price)."""
+        cost = self.prices.cost(self.model_name, **tokens) if self._priced() else 0.0
+        usage.add(**tokens, cost_usd=cost)
+        return cost
 
     def _priced(self) -> bool:
-        return self.model_name in self.prices.models or any(
-            family in self.model_name for family in self.prices.families)
+        return self.prices.claims(self.model_name)
 
     def _estimate(self, messages: list[BaseMessage]) -> float:
         if not self._priced():
