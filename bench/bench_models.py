@@ -38,7 +38,7 @@ import anthropic
 import httpx2
 
 from referral_orchestrator import Orchestrator
-from referral_orchestrator.launch.outputs import STAGE_OUTPUTS
+from referral_orchestrator.launch.stages import STAGE_OUTPUTS
 from referral_orchestrator.runners.anthropic import AnthropicRunner
 from referral_orchestrator.runners.base import AgentCall, AgentResult
 from referral_orchestrator.runners.offline import OfflineDrafter

@@ -25,7 +25,7 @@ from typing import Any
 import anthropic
 import httpx2
 
-from referral_orchestrator.launch.outputs import STAGE_OUTPUTS
+from referral_orchestrator.launch.stages import STAGE_OUTPUTS
 from referral_orchestrator.runners import AgentCall
 from referral_orchestrator.runners.offline import OfflineDrafter
 from referral_orchestrator.runners.prompting import inputs_from_prompt, stage_of_tool

@@ -34,7 +34,7 @@ from referral_orchestrator.errors import (
     InvalidAgentOutput,
     ModelConfigError,
 )
-from referral_orchestrator.launch.outputs import STAGE_OUTPUTS
+from referral_orchestrator.launch.stages import STAGE_OUTPUTS
 from referral_orchestrator.runners import AgentCall, resolve_runner
 from referral_orchestrator.runners.anthropic import DEFAULT_TIERS, AnthropicRunner
 from referral_orchestrator.runners.prompting import output_schema, tool_name

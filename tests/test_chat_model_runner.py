@@ -24,7 +24,7 @@ from pydantic import Field
 from conftest import AS_OF
 from referral_orchestrator import Orchestrator
 from referral_orchestrator.errors import AgentError, AgentTimeout, InvalidAgentOutput
-from referral_orchestrator.launch.outputs import STAGE_OUTPUTS
+from referral_orchestrator.launch.stages import STAGE_OUTPUTS
 from referral_orchestrator.runners import AgentCall, resolve_runner
 from referral_orchestrator.runners.chat_model import ChatModelRunner, without_sdk_retries
 from referral_orchestrator.runners.offline import OfflineDrafter

@@ -9,7 +9,7 @@ from jsonschema import Draft202012Validator
 
 from referral_orchestrator.errors import ModelConfigError
 from referral_orchestrator.launch.content import content_root, load_agents, load_skills
-from referral_orchestrator.launch.outputs import STAGE_OUTPUTS
+from referral_orchestrator.launch.stages import STAGE_OUTPUTS
 from referral_orchestrator.runners import AgentCall
 from referral_orchestrator.runners.prompting import (
     agent_prefix,

@@ -1,21 +1,39 @@
 """Pure routing: state in, next node out. No I/O, no model, no clock.
 
-Each function reads the outcome a node recorded (``ok``, ``retry``, ``escalate``, ...)
-and the ladder's decision, and returns a node id (or the ``Send`` fan-out of the drafts).
+Each function reads the outcome a node recorded (``ok``, ``retry``, ``reassign``,
+``escalate``, ...) and the ladder's decision, and returns a node id (or the ``Send`` fan-out
+of the drafts). What follows a stage comes from the stage registry (``launch/stages.py``);
+:func:`ends` gives each router's possible targets, which the graph draws.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
 
 from langgraph.types import Send
 
+from referral_orchestrator.launch.stages import (
+    DRAFT_NODES,
+    END,
+    STAGE,
+    NodeId,
+    StageId,
+    Target,
+    follows,
+)
+
 from .state import LaunchState
 
-Rerun = Literal["checklist", "tooling_qa", "partner_ops", "approval_gate", "go_live"]
+Route = Target | list[Send]
+Router = Callable[[LaunchState], Route]
 # Work items beside channel x segment: the partner kit (partner-manager) and the shared
 # landing page every tracking link lands on (lifecycle-ops).
 SHARED_KEYS = {"partner-kit": "partners", "landing-page": "all visitors"}
+# Sequential agent stages that route through the reassign node (fanned-out items hand over
+# in place, see nodes.run_agent); the approval gate is people, the ladder routes itself.
+ROUTED_STAGES: tuple[StageId, ...] = ("checklist", "tooling-qa", "partner-workflows", "go-live")
+REASSIGN_ENDS: list[NodeId] = [*(STAGE[s].node for s in ROUTED_STAGES), "referral_architect"]
 
 
 def work_keys(state: LaunchState) -> list[str]:
@@ -43,6 +61,7 @@ def dispatch_drafts(state: LaunchState, only: list[str] | None = None) -> list[S
             "attempt": attempt,
             "feedback": [*(failures.get(key) or []), *notes, *general],
             "roster": state.get("roster"), "excluded": state.get("excluded", {}),
+            "assigned": state.get("assigned", {}),
         }
         sends.append(Send("communications", payload))
     wants_enablement = not state.get("enablement") or bool(failures.get("enablement"))
@@ -57,19 +76,50 @@ def _outcome(state: LaunchState, stage: str) -> str:
     return state.get("outcome", {}).get(stage, "ok")
 
 
-def after_checklist(state: LaunchState) -> Literal["tooling_qa", "checklist",
-                                                   "referral_architect"]:
-    """Checklist done -> tooling; failed -> retry; exhausted -> ladder."""
-    return {"ok": "tooling_qa", "retry": "checklist"}.get(  # type: ignore[return-value]
-        _outcome(state, "checklist"), "referral_architect")
+def _go(state: LaunchState, target: Target) -> Route:
+    # The drafts are not one node but a fan-out: every work item (and enablement) at once.
+    return dispatch_drafts(state) if target in DRAFT_NODES else target
 
 
-def after_tooling(state: LaunchState) -> Literal["tooling_qa", "referral_architect"] | list[Send]:
-    """QA passed -> fan out the drafts; failed -> retry with feedback; exhausted -> ladder."""
-    outcome = _outcome(state, "tooling-qa")
-    if outcome == "ok":
+def next_after(state: LaunchState, stage: StageId) -> Route:
+    """The node that follows ``stage`` on ok, or when the sponsor says proceed."""
+    return _go(state, follows(stage, approvers=bool(state["request"]["approvers"])))
+
+
+def rerun(state: LaunchState, stage: StageId, trigger: str = "") -> Route:
+    """The node that re-runs ``stage`` (a rejected package is re-drafted, not re-asked)."""
+    if stage == "approval" and trigger == "rejections_exhausted":
         return dispatch_drafts(state)
-    return "tooling_qa" if outcome == "retry" else "referral_architect"
+    return _go(state, STAGE[stage].node)
+
+
+def after_stage(state: LaunchState, stage: StageId) -> Route:
+    """A sequential agent stage: ok -> what follows; retry; reassign; else the ladder."""
+    outcome = _outcome(state, stage)
+    if outcome in ("ok", "waived"):
+        return next_after(state, stage)
+    if outcome == "retry":
+        return STAGE[stage].node
+    if outcome == "reassign":
+        return "reassign"
+    return "referral_architect"
+
+
+def after(stage: StageId) -> Router:
+    """The router of a sequential agent stage's node (named ``after_<slug>``)."""
+
+    def router(state: LaunchState) -> Route:
+        return after_stage(state, stage)
+
+    router.__name__ = router.__qualname__ = f"after_{STAGE[stage].slug}"
+    return router
+
+
+def ends(stage: StageId) -> list[Target]:
+    """Every node :func:`after` may route ``stage`` to (the edges the graph draws)."""
+    follow = [follows(stage, approvers=True), follows(stage, approvers=False)]
+    nexts = [n for t in follow for n in ([*DRAFT_NODES] if t in DRAFT_NODES else [t])]
+    return list(dict.fromkeys([*nexts, STAGE[stage].node, "reassign", "referral_architect"]))
 
 
 def after_communications(state: LaunchState) -> Literal["merge_gate", "enablement"]:
@@ -80,76 +130,55 @@ def after_communications(state: LaunchState) -> Literal["merge_gate", "enablemen
     return "merge_gate"
 
 
-def after_merge(state: LaunchState) -> Literal["partner_ops", "referral_architect"] | list[Send]:
-    """Everything drafted and QA'd -> partner ops; else re-draft only what failed."""
+def after_merge(state: LaunchState) -> Route:
+    """Everything drafted and QA'd -> what follows the drafts; else re-draft what failed."""
     outcome = _outcome(state, "communications")
     if outcome in ("ok", "waived"):
-        return "partner_ops"
+        return next_after(state, "communications")
     if outcome == "retry":
         return dispatch_drafts(state, only=state["qa"]["communications"].get("retry_keys"))
     return "referral_architect"
 
 
-def after_partner_ops(state: LaunchState) -> Literal["approval_gate", "go_live", "partner_ops",
-                                                     "referral_architect"]:
-    """Approvers named -> the approval gate; none -> go-live."""
-    outcome = _outcome(state, "partner-workflows")
-    if outcome == "ok":
-        return "approval_gate" if state["request"]["approvers"] else "go_live"
-    return "partner_ops" if outcome == "retry" else "referral_architect"
-
-
-def after_approval(state: LaunchState) -> Literal["approval_gate", "go_live",
-                                                  "referral_architect"] | list[Send]:
+def after_approval(state: LaunchState) -> Route:
     """All approved -> go-live; more to decide -> wait again; rejected -> rework the kit."""
     outcome = _outcome(state, "approval")
     if outcome == "rework":
         return dispatch_drafts(state)
-    return {"ok": "go_live", "pending": "approval_gate"}.get(  # type: ignore[return-value]
-        outcome, "referral_architect")
+    if outcome == "ok":
+        return next_after(state, "approval")
+    if outcome == "pending":
+        return "approval_gate"
+    return "referral_architect"
 
 
-def after_go_live(state: LaunchState) -> Literal["go_live", "referral_architect", "__end__"]:
-    """Launched -> end; failed -> retry; exhausted -> ladder."""
-    return {"ok": "__end__", "retry": "go_live"}.get(  # type: ignore[return-value]
-        _outcome(state, "go-live"), "referral_architect")
+def after_reassign(state: LaunchState) -> NodeId:
+    """A substitute took the stage over: back to the node that asked for the handover."""
+    node: NodeId = (state.get("reassignment") or {})["node"]
+    return node
 
 
-def rerun(state: LaunchState, stage: str, trigger: str = "") -> Rerun | list[Send]:
-    """The node that re-runs ``stage`` (a rejected package is re-drafted, not re-asked)."""
-    if stage in ("communications", "enablement", "partner-kit") or (
-            stage == "approval" and trigger == "rejections_exhausted"):
-        return dispatch_drafts(state)
-    return {"checklist": "checklist", "tooling-qa": "tooling_qa",  # type: ignore[return-value]
-            "partner-workflows": "partner_ops", "approval": "approval_gate",
-            "go-live": "go_live"}[stage]
-
-
-def next_after(state: LaunchState, stage: str) -> Rerun | Literal["__end__"] | list[Send]:
-    """The node that follows ``stage`` when the sponsor says proceed."""
-    if stage == "tooling-qa":
-        return dispatch_drafts(state)
-    if stage == "partner-workflows":
-        return "approval_gate" if state["request"]["approvers"] else "go_live"
-    return {"checklist": "tooling_qa", "communications": "partner_ops",  # type: ignore[return-value]
-            "enablement": "partner_ops", "approval": "go_live", "go-live": "__end__"}[stage]
-
-
-def after_architect(state: LaunchState) -> Rerun | Literal["exec_sponsor"] | list[Send]:
+def after_architect(state: LaunchState) -> Route:
     """Rung 2 remediated -> re-run the stage once; nothing safe -> rung 3."""
     ladder = _outcome(state, "ladder")
     last = (state.get("remediations") or [{}])[-1]
     if ladder == "rerun":
         return rerun(state, last.get("stage", ""), last.get("trigger", ""))
-    return "checklist" if ladder == "replan" else "exec_sponsor"
+    if ladder == "replan":
+        return "checklist"
+    if ladder == "reassign":
+        return "reassign"
+    return "exec_sponsor"
 
 
-def after_sponsor(state: LaunchState) -> Rerun | Literal["__end__"] | list[Send]:
+def after_sponsor(state: LaunchState) -> Route:
     """The person's decision: halt ends the run; the others continue it."""
     decision = state.get("decision") or {}
     ladder, stage = _outcome(state, "ladder"), decision.get("stage", "")
     if ladder == "halt":
-        return "__end__"
+        return END
     if ladder == "proceed":
         return next_after(state, stage)
-    return "checklist" if ladder == "replan" else rerun(state, stage, decision.get("trigger", ""))
+    if ladder == "replan":
+        return "checklist"
+    return rerun(state, stage, decision.get("trigger", ""))

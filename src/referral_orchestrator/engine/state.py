@@ -52,7 +52,9 @@ class LaunchState(TypedDict, total=False):
     attempts: Annotated[dict[str, int], merge]  # stage -> attempts made
     budget: Annotated[dict[str, int], merge]  # stage -> extra attempts granted by the ladder
     failures: Annotated[dict[str, Any], merge]  # stage or work key -> last failure notes
-    excluded: Annotated[dict[str, list[str]], merge]  # stage -> agents that failed for good
+    excluded: Annotated[dict[str, list[str]], merge]  # stage or work key -> agents that failed
+    assigned: Annotated[dict[str, str], merge]  # stage or work key -> substitute now doing it
+    reassignment: dict[str, Any] | None  # the handover a stage asked the reassign node for
     waivers: Annotated[list[str], operator.add]  # QA check ids the exec sponsor accepted
     escalation: dict[str, Any] | None
     decision: dict[str, Any] | None
@@ -79,6 +81,7 @@ class DraftState(TypedDict, total=False):
     feedback: list[str]
     roster: dict[str, Any]
     excluded: dict[str, list[str]]
+    assigned: dict[str, str]
 
 
 def _utcnow() -> dt.datetime:

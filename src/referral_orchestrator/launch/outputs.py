@@ -246,14 +246,3 @@ class Remediation(_Out):
     new_launch_date: str | None = None
     rerun: bool = True
 
-
-STAGE_OUTPUTS: dict[str, type[BaseModel]] = {
-    "checklist": Checklist,
-    "tooling-qa": Tooling,
-    "communications": CommsDraft,
-    "partner-kit": CommsDraft,
-    "enablement": Enablement,
-    "partner-workflows": PartnerWorkflows,
-    "go-live": GoLive,
-    "remediation": Remediation,
-}

@@ -33,7 +33,7 @@ from referral_orchestrator.launch import qa
 from referral_orchestrator.launch.channels import CHANNELS, REF_PARAM, is_gsm7, limits, slugify
 from referral_orchestrator.launch.content import load_yaml, skill_file
 from referral_orchestrator.launch.schedule import add_business_days, next_business_day
-from referral_orchestrator.launch.stages import RESPONSE_SLAS
+from referral_orchestrator.launch.stages import RESPONSE_SLAS, stage_slug
 
 from .base import AgentCall, AgentResult
 
@@ -222,9 +222,7 @@ class OfflineDrafter:
 
     def run(self, call: AgentCall) -> AgentResult:
         """Draft the stage's output from templates."""
-        handler: Callable[[AgentCall], BaseModel] = getattr(
-            self, "_" + call.stage.replace("-", "_")
-        )
+        handler: Callable[[AgentCall], BaseModel] = getattr(self, "_" + stage_slug(call.stage))
         return AgentResult(output=handler(call))
 
     # -- stages -------------------------------------------------------------------------

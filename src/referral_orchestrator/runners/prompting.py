@@ -3,8 +3,8 @@
 Every model call is laid out so the expensive part is identical, byte for byte, across
 calls - Anthropic caches a prompt *prefix* (tools, then system, then messages):
 
-1. ``tools`` - one tool per stage output type, always all of them, in ``STAGE_OUTPUTS``
-   order (the call forces its own tool with ``tool_choice``, which does not break the
+1. ``tools`` - one tool per stage output type, always all of them, in the stage
+   registry's order (``launch/stages.py``) (the call forces its own tool with ``tool_choice``, which does not break the
    cached prefix). Cache breakpoint on the last tool: shared by every agent.
 2. ``system[0]`` - the agent's persona (``agents/<name>.md``) and the skills it uses
    (``skills/<skill>/SKILL.md``), plus the house rules. Cache breakpoint: shared by every
@@ -28,7 +28,7 @@ from pydantic import BaseModel
 
 from referral_orchestrator.errors import ModelConfigError
 from referral_orchestrator.launch.content import load_agents, load_prompt, load_skills
-from referral_orchestrator.launch.outputs import STAGE_OUTPUTS
+from referral_orchestrator.launch.stages import STAGE_OUTPUTS, stage_slug
 
 from .base import AgentCall
 
@@ -52,7 +52,7 @@ HOUSE_RULES = """\
 
 def tool_name(stage: str) -> str:
     """The tool a stage's output is submitted with (``submit_tooling_qa``)."""
-    return "submit_" + stage.replace("-", "_")
+    return "submit_" + stage_slug(stage)
 
 
 def stage_of_tool(name: str) -> str | None:
@@ -114,7 +114,7 @@ def stage_tool(stage: str) -> dict[str, Any]:
         if tool["name"] == tool_name(stage):
             tool.pop("cache_control", None)
             return tool
-    raise ModelConfigError(f"no output type for stage {stage!r}: add it to STAGE_OUTPUTS")
+    raise ModelConfigError(f"no output type for stage {stage!r}: declare it in launch/stages.py")
 
 
 @functools.cache
