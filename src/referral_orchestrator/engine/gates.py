@@ -15,7 +15,7 @@ from langgraph.types import interrupt
 
 from referral_orchestrator.launch.schedule import add_business_days
 
-from .nodes import Update, _ctx, run_agent, transition, waivable
+from .nodes import Update, _ctx, asked_for_substitute, run_agent, transition, waivable
 from .state import LaunchState, RunContext, attempts_allowed
 
 DECISIONS = ("proceed", "descope", "postpone", "halt")
@@ -127,18 +127,20 @@ def referral_architect(state: LaunchState, runtime: Runtime[RunContext]) -> Upda
     inputs = {"request": state["request"], "stage": stage, "reason": esc.get("reason", ""),
               "trigger": esc.get("trigger", ""),
               "failing_channel": esc.get("failing_channel"), "failures": state.get("failures")}
-    step = run_agent(state, ctx, "remediation", inputs, attempt=1, feedback=[])
+    step = run_agent(state, ctx, "remediation", inputs, node="referral_architect", attempt=1,
+                     feedback=[])
+    if step.reassign is not None:
+        return asked_for_substitute(ctx, step, node="referral_architect", stage=stage,
+                                    attempt=1, outcome_key="ladder")
     if step.output is None or not step.output["rerun"]:
         why = step.error or (step.output or {}).get("summary", "no remediation")
-        return {"outcome": {"ladder": "sponsor"}, "substitutions": step.substitutions,
-                "usage": step.usage,
+        return {"outcome": {"ladder": "sponsor"}, "usage": step.usage,
                 "escalations": [{**log, "result": f"no safe remediation: {why}"}],
                 "transitions": [transition(ctx, "referral_architect", "escalated",
                                            agent=step.agent, stage=stage, reason=why)]}
     rem = step.output
-    update: Update = {"outcome": {"ladder": "rerun"}, "substitutions": step.substitutions,
-                      "usage": step.usage, "budget": {stage: state.get("budget", {}).get(
-                          stage, 0) + 1}}
+    update: Update = {"outcome": {"ladder": "rerun"}, "usage": step.usage,
+                      "budget": {stage: state.get("budget", {}).get(stage, 0) + 1}}
     if rem["action"] == "descope_channel" and rem.get("channel"):
         update.update(descope(state, rem["channel"], by="referral-architect",
                               reason=rem["summary"], at=now))

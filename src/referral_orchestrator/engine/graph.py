@@ -1,61 +1,80 @@
-"""The launch state machine, wired in flow order. Logic lives in _nodes, _gates, _routing.
+"""The launch state machine, wired from the stage registry. Logic lives in nodes, gates, routing.
 
     checklist -> tooling_qa -> {communications x N || enablement} -> merge_gate
       -> partner_ops -> approval_gate -> go_live
+    agent unavailable: stage -> reassign -> stage (its substitute covers)
     every stage: retry (<= 2) -> referral_architect (rung 2) -> exec_sponsor (rung 3)
+
+Each node carries its agent and fallbacks as metadata (from the roster), so every drawing -
+``referral-orchestrator graph``, ``docs/graph.md``, LangGraph Studio - shows who works where.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
+from referral_orchestrator.launch.stages import DRAFT_NODES, NODES, PLAN_STAGES, STAGE, NodeId
+
 from . import gates, nodes
 from . import routing as route
+from .drawing import node_agents, stage_view
+from .roster import Roster, roster_from_overrides
 from .state import LaunchState, RunContext
 
-DRAFTS = ["communications", "enablement"]
-STAGES = ["checklist", "tooling_qa", "partner_ops", "approval_gate", "go_live"]
+View = Literal["full", "stages"]
+# Nodes with logic of their own; any other stage runs through nodes.stage_node.
+NODE_FUNCTIONS: dict[NodeId, Any] = {
+    "checklist": nodes.checklist, "tooling_qa": nodes.tooling_qa,
+    "communications": nodes.communications, "enablement": nodes.enablement,
+    "merge_gate": nodes.merge_gate, "partner_ops": nodes.partner_ops,
+    "approval_gate": gates.approval_gate, "go_live": nodes.go_live,
+    "reassign": nodes.reassign, "referral_architect": gates.referral_architect,
+    "exec_sponsor": gates.exec_sponsor,
+}
 
 
 def build_graph(
-    checkpointer: Any = None, *, name: str = "referral-launch"
+    checkpointer: Any = None, *, name: str = "referral-launch", roster: Roster | None = None
 ) -> CompiledStateGraph[LaunchState, RunContext, LaunchState, LaunchState]:
-    """Compile the launch graph; pass a checkpointer to make runs resumable."""
-    g = StateGraph(LaunchState, context_schema=RunContext)
-    g.add_node("checklist", nodes.checklist)
-    g.add_node("tooling_qa", nodes.tooling_qa)
-    g.add_node("communications", nodes.communications)
-    g.add_node("enablement", nodes.enablement)
-    g.add_node("merge_gate", nodes.merge_gate)
-    g.add_node("partner_ops", nodes.partner_ops)
-    g.add_node("approval_gate", gates.approval_gate)
-    g.add_node("go_live", nodes.go_live)
-    g.add_node("referral_architect", gates.referral_architect)
-    g.add_node("exec_sponsor", gates.exec_sponsor)
+    """Compile the launch graph; pass a checkpointer to make runs resumable.
 
-    g.add_edge(START, "checklist")
-    g.add_conditional_edges("checklist", route.after_checklist,
-                            ["tooling_qa", "checklist", "referral_architect"])
-    g.add_conditional_edges("tooling_qa", route.after_tooling,
-                            [*DRAFTS, "tooling_qa", "referral_architect"])
+    ``roster`` only changes what the drawings say about agents (node metadata); who works
+    in a run always comes from the roster in the run's state.
+    """
+    agents = node_agents(roster or roster_from_overrides(None))
+    g = StateGraph(LaunchState, context_schema=RunContext)
+    for node in NODES:  # flow order
+        g.add_node(node, NODE_FUNCTIONS.get(node) or nodes.stage_node_at(node),
+                   metadata=agents.get(node))
+
+    g.add_edge(START, PLAN_STAGES[0].node)
+    for stage in route.ROUTED_STAGES:  # ok -> next, retry, reassign, or up the ladder
+        g.add_conditional_edges(STAGE[stage].node, route.after(stage), route.ends(stage))
+    # the drafts fan out with Send and meet at the merge gate
     g.add_conditional_edges("communications", route.after_communications,
                             ["merge_gate", "enablement"])
     g.add_edge("enablement", "merge_gate")
     g.add_conditional_edges("merge_gate", route.after_merge,
-                            ["partner_ops", *DRAFTS, "referral_architect"])
-    g.add_conditional_edges("partner_ops", route.after_partner_ops,
-                            ["approval_gate", "go_live", "partner_ops", "referral_architect"])
+                            [*route.nexts("communications"), *DRAFT_NODES, "referral_architect"])
     g.add_conditional_edges("approval_gate", route.after_approval,
-                            ["go_live", "approval_gate", *DRAFTS, "referral_architect"])
-    g.add_conditional_edges("go_live", route.after_go_live,
-                            ["go_live", "referral_architect", END])
+                            [*route.nexts("approval"), "approval_gate", *DRAFT_NODES,
+                             "referral_architect"])
+    # substitution, then the escalation ladder
+    g.add_conditional_edges("reassign", route.after_reassign, route.REASSIGN_ENDS)
     g.add_conditional_edges("referral_architect", route.after_architect,
-                            [*STAGES, *DRAFTS, "exec_sponsor"])
-    g.add_conditional_edges("exec_sponsor", route.after_sponsor, [*STAGES, *DRAFTS, END])
+                            [*route.LADDER_TARGETS, "reassign", "exec_sponsor"])
+    g.add_conditional_edges("exec_sponsor", route.after_sponsor, [*route.LADDER_TARGETS, END])
     return g.compile(checkpointer=checkpointer, name=name)
+
+
+def draw(view: View = "full", roster: Roster | None = None) -> str:
+    """The graph as Mermaid: ``full`` is the exact topology, ``stages`` the one-glance view."""
+    if view == "stages":
+        return stage_view(roster or roster_from_overrides(None))
+    return build_graph(roster=roster).get_graph().draw_mermaid()
 
 
 def __getattr__(attr: str) -> Any:

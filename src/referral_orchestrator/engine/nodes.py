@@ -1,13 +1,15 @@
 """The graph's nodes: each does one stage's work through the runner and reports an outcome.
 
 A node never decides who works next - it records ``outcome[stage]`` (``ok``, ``retry``,
-``escalate``, ...) and the pure functions in ``_routing`` turn that into the next node.
-Every node returns exactly one ``transitions`` record.
+``reassign``, ``escalate``, ...) and the pure functions in ``routing`` turn that into the
+next node. Every node returns exactly one ``transitions`` record of its own, plus one per
+handover a fanned-out item made in place (see :func:`run_agent`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,12 +23,12 @@ from referral_orchestrator.errors import (
     BudgetExceeded,
     InvalidAgentOutput,
 )
-from referral_orchestrator.launch import outputs as out
 from referral_orchestrator.launch import qa
 from referral_orchestrator.launch.schedule import add_business_days, full_lead_launch, schedule
+from referral_orchestrator.launch.stages import STAGE, STAGE_OUTPUTS, StageId, stages_at
 from referral_orchestrator.runners import AgentCall, Usage
 
-from .roster import NoSubstitute, roster_from_overrides
+from .roster import Assignment, NoSubstitute, roster_from_overrides
 from .routing import SHARED_KEYS
 from .state import DraftState, LaunchState, RunContext, attempts_allowed
 
@@ -44,48 +46,77 @@ def _ctx(runtime: Runtime[RunContext] | None) -> RunContext:
     return RunContext()
 
 
-def transition(ctx: RunContext, node: str, event: str, *,
-               agent: str = "", stage: str = "", attempt: int = 0, reason: str = "") -> Update:
-    """The node's transition record, keyed by LangGraph step and task so replays dedupe."""
+def transition(ctx: RunContext, node: str, event: str, *, agent: str = "", stage: str = "",
+               attempt: int = 0, reason: str = "", suffix: str = "") -> Update:
+    """The node's transition record, keyed by LangGraph step and task so replays dedupe.
+
+    ``suffix`` tells apart a second record of the same task (a handover inside a fan-out).
+    """
     meta = get_config().get("metadata", {}) or {}
     key = f"{meta.get('langgraph_step', 0)}:{meta.get('langgraph_checkpoint_ns', node)}"
-    return {"key": key, "node": node, "event": event, "agent": agent, "stage": stage,
-            "attempt": attempt, "reason": reason, "at": ctx.clock().isoformat()}
+    return {"key": key + (f":{suffix}" if suffix else ""), "node": node, "event": event,
+            "agent": agent, "stage": stage, "attempt": attempt, "reason": reason,
+            "at": ctx.clock().isoformat()}
 
 
 @dataclass
 class Step:
-    """Result of one agent step, with the substitutions and usage it caused."""
+    """Result of one agent step, with the handovers and usage it caused."""
 
     output: dict[str, Any] | None = None
     agent: str = ""
     error: str = ""
-    no_substitute: bool = False
     escalate: str = ""  # trigger that skips the retry budget (e.g. budget_exceeded)
-    substitutions: list[dict[str, Any]] = field(default_factory=list)
-    excluded: list[str] = field(default_factory=list)
+    reassign: dict[str, Any] | None = None  # handover the reassign node must make first
+    handovers: list[dict[str, Any]] = field(default_factory=list)  # made in place
+    excluded: list[str] = field(default_factory=list)  # unavailable, and no one took over
     usage: list[dict[str, Any]] = field(default_factory=list)
 
 
-def run_agent(state: LaunchState | DraftState, ctx: RunContext, stage: str,
-              inputs: dict[str, Any], *, attempt: int, feedback: list[str],
-              key: str = "") -> Step:
-    """Assign the stage (substituting unavailable agents) and run it once."""
+def _handover(assignment: Assignment, *, node: str, holder: str, attempt: int,
+              unavailable: str, why: str, excluded: list[str]) -> dict[str, Any]:
+    """What a stage asks of the reassign node: who cannot work, who covers, and why."""
+    return {"stage": assignment.stage, "node": node, "holder": holder, "attempt": attempt,
+            "from": unavailable or assignment.primary, "to": assignment.agent,
+            "covered": assignment.primary, "why": why, "reason": assignment.reason or "",
+            "excluded": excluded}
+
+
+def run_agent(state: LaunchState | DraftState, ctx: RunContext, stage: StageId,
+              inputs: dict[str, Any], *, node: str, attempt: int, feedback: list[str],
+              key: str = "", in_place: bool = False) -> Step:
+    """Run the stage once with its assigned agent.
+
+    When that agent is unavailable (the roster says so, or it raises ``AgentUnavailable``)
+    and a substitute is not yet assigned, the step stops with ``reassign`` set, for the
+    reassign node to record the handover; fanned-out work (``in_place``) cannot leave its
+    ``Send`` branch, so it hands over on the spot and lists the handover in ``handovers``.
+    """
     roster = roster_from_overrides(state.get("roster"))
-    excluded = set(state.get("excluded", {}).get(stage, []))
+    holder = key or stage  # a fan-out item is reassigned on its own, not the whole stage
+    excluded = set(state.get("excluded", {}).get(holder, []))
+    current = state.get("assigned", {}).get(holder)
     step = Step()
-    output_type: type[BaseModel] = out.STAGE_OUTPUTS[stage]
+    output_type: type[BaseModel] = STAGE_OUTPUTS[stage]
+    unavailable, why = "", ""
+    failed: list[str] = []  # agents that raised AgentUnavailable since the last handover
     while True:
         try:
             assignment = roster.assign(stage, exclude=frozenset(excluded))
         except NoSubstitute as exc:
-            step.error, step.no_substitute, step.escalate = str(exc), True, "no_substitute"
+            step.error, step.escalate, step.excluded = str(exc), "no_substitute", failed
             return step
+        if assignment.substituted and assignment.agent != current:
+            handover = _handover(assignment, node=node, holder=holder, attempt=attempt,
+                                 unavailable=unavailable,
+                                 why=why or roster.why_unavailable(assignment.primary),
+                                 excluded=failed)
+            if not in_place:
+                step.reassign = handover
+                return step
+            step.handovers.append(handover)
+            current, failed = assignment.agent, []
         step.agent = assignment.agent
-        if assignment.substituted:
-            step.substitutions.append({"stage": stage, "covered": assignment.primary,
-                                       "substitute": assignment.agent,
-                                       "reason": assignment.reason, "at": ctx.clock().isoformat()})
         call = AgentCall(agent=assignment.agent, stage=stage, output_type=output_type,
                          inputs=inputs, attempt=attempt, feedback=tuple(feedback), key=key)
         try:
@@ -95,10 +126,8 @@ def run_agent(state: LaunchState | DraftState, ctx: RunContext, stage: str,
         except AgentUnavailable as exc:
             _count_usage(step, exc.usage, call)
             excluded.add(assignment.agent)
-            step.excluded.append(assignment.agent)
-            roster = roster_from_overrides({**(state.get("roster") or {}), "unavailable": {
-                **(state.get("roster") or {}).get("unavailable", {}),
-                **{a: str(exc) for a in excluded}}})
+            failed.append(assignment.agent)
+            unavailable, why = assignment.agent, str(exc)
             continue
         except ValidationError as exc:
             step.error = str(InvalidAgentOutput(f"{stage} output invalid: {exc.errors()[0]}"))
@@ -122,11 +151,55 @@ def _count_usage(step: Step, usage: Usage | None, call: AgentCall) -> None:
                            "key": call.key})
 
 
+def handovers(ctx: RunContext, state: LaunchState | DraftState, made: list[dict[str, Any]], *,
+              node: str) -> Update:
+    """The records of handovers: a transition each, the substitution, the new assignment.
+
+    The reassign node writes one; a fanned-out item writes those it made in place.
+    """
+    update: Update = {"transitions": [], "substitutions": [], "assigned": {}, "excluded": {}}
+    for i, h in enumerate(made, start=1):
+        what = h["stage"] + (f" ({h['holder']})" if h["holder"] != h["stage"] else "")
+        update["transitions"].append(transition(
+            ctx, node, "reassigned", agent=h["to"], stage=h["stage"], attempt=h["attempt"],
+            reason=f"{h['from']} unavailable -> {h['to']} covers {what}: {h['why']}",
+            suffix="" if node == "reassign" else f"reassign-{i}"))
+        update["substitutions"].append({"stage": h["stage"], "covered": h["covered"],
+                                        "substitute": h["to"], "reason": h["reason"],
+                                        "at": update["transitions"][-1]["at"]})
+        update["assigned"][h["holder"]] = h["to"]
+        if h["excluded"]:
+            before = update["excluded"].get(h["holder"]) or state.get("excluded", {}).get(
+                h["holder"], [])
+            update["excluded"][h["holder"]] = [*before, *h["excluded"]]
+    return {k: v for k, v in update.items() if v}
+
+
+def reassign(state: LaunchState, runtime: Runtime[RunContext]) -> Update:
+    """Hand a stage over to the substitute its agent's unavailability calls for.
+
+    Pure bookkeeping, no agent call: the stage that found its agent unavailable recorded
+    the handover in ``reassignment``; this writes its transition ("lifecycle-ops
+    unavailable -> partner-manager covers checklist"), the substitution and the new
+    assignment, and routing sends the work back to that stage.
+    """
+    return handovers(_ctx(runtime), state, [state["reassignment"] or {}], node="reassign")
+
+
+def asked_for_substitute(ctx: RunContext, step: Step, *, node: str, stage: str,
+                         attempt: int, outcome_key: str = "") -> Update:
+    """A stage whose agent cannot work: outcome ``reassign``, not an attempt spent."""
+    handover = step.reassign or {}
+    return {"outcome": {outcome_key or stage: "reassign"}, "reassignment": handover,
+            "usage": step.usage,  # an agent that dropped out mid-call may still have billed
+            "transitions": [transition(ctx, node, "unavailable", agent=handover["from"],
+                                       stage=stage, attempt=attempt, reason=handover["why"])]}
+
+
 def _bookkeeping(stage: str, step: Step, state: LaunchState, attempt: int,
                  failed_notes: list[str]) -> Update:
     """Outcome, attempts, failures, escalation and logs shared by every agent node."""
-    update: Update = {"attempts": {stage: attempt}, "substitutions": step.substitutions,
-                      "usage": step.usage}
+    update: Update = {"attempts": {stage: attempt}, "usage": step.usage}
     if step.excluded:
         update["excluded"] = {stage: [*state.get("excluded", {}).get(stage, []), *step.excluded]}
     notes = failed_notes or ([step.error] if step.error else [])
@@ -174,23 +247,45 @@ def _event(update: Update, stage: str) -> str:
         update["outcome"][stage]]
 
 
-def _simple_stage(node: str, stage: str, target: str, inputs_of: Any) -> Any:
-    """A node that runs one agent stage and stores its output under ``target``."""
+def _with_handovers(ctx: RunContext, state: LaunchState | DraftState, step: Step,
+                    update: Update, *, node: str) -> Update:
+    """Put the handovers a fanned-out item made in place before its own record."""
+    if not step.handovers:
+        return update
+    made = handovers(ctx, state, step.handovers, node=node)
+    update["transitions"] = [*made.pop("transitions"), *update["transitions"]]
+    excluded = made.pop("excluded", {})
+    for holder, agents in update.get("excluded", {}).items():
+        excluded[holder] = list(dict.fromkeys([*excluded.get(holder, []), *agents]))
+    if excluded:
+        update["excluded"] = excluded
+    update.update(made)
+    return update
+
+
+def stage_node(stage_id: StageId, inputs_of: Callable[[LaunchState], dict[str, Any]]) -> Any:
+    """A node that runs one registry stage and stores its output under its state key."""
+    stage = STAGE[stage_id]
+    in_place = stage.execution == "parallel"
 
     def node_fn(state: LaunchState, runtime: Runtime[RunContext]) -> Update:
         ctx = _ctx(runtime)
-        attempt = state.get("attempts", {}).get(stage, 0) + 1
-        feedback = state.get("failures", {}).get(stage) or []
-        step = run_agent(state, ctx, stage, inputs_of(state), attempt=attempt, feedback=feedback)
-        update = _bookkeeping(stage, step, state, attempt, [])
-        if step.output is not None:
-            update[target] = step.output
-        update["transitions"] = [transition(ctx, node, _event(update, stage),
-                                            agent=step.agent, stage=stage, attempt=attempt,
+        attempt = state.get("attempts", {}).get(stage.id, 0) + 1
+        feedback = state.get("failures", {}).get(stage.id) or []
+        step = run_agent(state, ctx, stage.id, inputs_of(state), node=stage.node,
+                         attempt=attempt, feedback=feedback, in_place=in_place)
+        if step.reassign is not None:
+            return asked_for_substitute(ctx, step, node=stage.node, stage=stage.id,
+                                        attempt=attempt)
+        update = _bookkeeping(stage.id, step, state, attempt, [])
+        if step.output is not None and stage.state_key is not None:
+            update[stage.state_key] = step.output
+        update["transitions"] = [transition(ctx, stage.node, _event(update, stage.id),
+                                            agent=step.agent, stage=stage.id, attempt=attempt,
                                             reason=step.error)]
-        return update
+        return _with_handovers(ctx, state, step, update, node=stage.node)
 
-    node_fn.__name__ = node
+    node_fn.__name__ = stage.node
     return node_fn
 
 
@@ -209,11 +304,13 @@ def _stage_owners(state: LaunchState) -> dict[str, str]:
 def checklist(state: LaunchState, runtime: Runtime[RunContext]) -> Update:
     """Stage 1: the design charter and the dated task list (lifecycle-ops)."""
     ctx = _ctx(runtime)
-    stage = "checklist"
+    stage: StageId = "checklist"
     attempt = state.get("attempts", {}).get(stage, 0) + 1
     inputs = {"request": state["request"], "owners": _stage_owners(state)}
-    step = run_agent(state, ctx, stage, inputs, attempt=attempt,
+    step = run_agent(state, ctx, stage, inputs, node="checklist", attempt=attempt,
                      feedback=state.get("failures", {}).get(stage) or [])
+    if step.reassign is not None:
+        return asked_for_substitute(ctx, step, node="checklist", stage=stage, attempt=attempt)
     notes: list[str] = []
     update: Update = {}
     if step.output is not None:
@@ -238,13 +335,15 @@ def checklist(state: LaunchState, runtime: Runtime[RunContext]) -> Update:
 def tooling_qa(state: LaunchState, runtime: Runtime[RunContext]) -> Update:
     """Stage 2: forms, tracking, fulfillment, workflows - then the tooling QA checks."""
     ctx = _ctx(runtime)
-    stage = "tooling-qa"
+    stage: StageId = "tooling-qa"
     attempt = state.get("attempts", {}).get(stage, 0) + 1
     inputs = {"request": state["request"], "charter": state.get("charter"),
               "landing_url": state["landing_url"],
               "tasks": _tasks_of(state, "tooling-qa")}
-    step = run_agent(state, ctx, stage, inputs, attempt=attempt,
+    step = run_agent(state, ctx, stage, inputs, node="tooling_qa", attempt=attempt,
                      feedback=state.get("failures", {}).get(stage) or [])
+    if step.reassign is not None:
+        return asked_for_substitute(ctx, step, node="tooling_qa", stage=stage, attempt=attempt)
     update: Update = {}
     notes: list[str] = []
     if step.output is not None:
@@ -263,24 +362,30 @@ def tooling_qa(state: LaunchState, runtime: Runtime[RunContext]) -> Update:
 
 
 def communications(state: DraftState, runtime: Runtime[RunContext]) -> Update:
-    """Stage 3 (fanned out): one channel x segment draft, or the partner kit."""
+    """Stage 3 (fanned out): one channel x segment draft, the partner kit or the landing page.
+
+    A handover happens in place: the item cannot leave its ``Send`` branch without the
+    merge gate running before it is drafted, so it records the handover as its own
+    transition (node ``communications``, event ``reassigned``) before its draft.
+    """
     ctx = _ctx(runtime)
     key, attempt = state["key"], state["attempt"]
-    stage = "partner-kit" if key == "partner-kit" else "communications"
+    stage: StageId = "partner-kit" if key == "partner-kit" else "communications"
     inputs = {k: state.get(k) for k in ("request", "charter", "landing_url", "channel",
                                         "segment", "link")}
-    step = run_agent(state, ctx, stage, inputs, attempt=attempt,
-                     feedback=state.get("feedback", []), key=key)
-    update: Update = {"attempts": {"communications": attempt},
-                      "substitutions": step.substitutions, "usage": step.usage,
+    step = run_agent(state, ctx, stage, inputs, node="communications", attempt=attempt,
+                     feedback=state.get("feedback", []), key=key, in_place=True)
+    update: Update = {"attempts": {"communications": attempt}, "usage": step.usage,
                       "failures": {key: [step.error] if step.error else None}}
+    if step.excluded:
+        update["excluded"] = {key: [*state.get("excluded", {}).get(key, []), *step.excluded]}
     if step.output is not None:
         update["comms"] = {key: {"assets": step.output["assets"], "agent": step.agent}}
     update["transitions"] = [transition(ctx, "communications",
                                         "failed" if step.error else "drafted", agent=step.agent,
                                         stage=stage, attempt=attempt,
                                         reason=key + (f": {step.error}" if step.error else ""))]
-    return update
+    return _with_handovers(ctx, state, step, update, node="communications")
 
 
 def _tasks_of(state: Any, *stages: str) -> list[dict[str, Any]]:
@@ -294,12 +399,21 @@ def _open_checks(state: Any) -> dict[str, list[dict[str, Any]]]:
             for stage, result in state.get("qa", {}).items()}
 
 
-enablement = _simple_stage("enablement", "enablement", "enablement",
-                           lambda s: {"request": s["request"], "charter": s.get("charter"),
-                                      "tasks": _tasks_of(s, "enablement", "partner-kit")})
-go_live = _simple_stage("go_live", "go-live", "golive",
-                        lambda s: {"request": s["request"], "qa": _open_checks(s),
-                                   "tasks": _tasks_of(s, "go-live", "post-launch-support")})
+enablement = stage_node("enablement",
+                        lambda s: {"request": s["request"], "charter": s.get("charter"),
+                                   "tasks": _tasks_of(s, "enablement", "partner-kit")})
+go_live = stage_node("go-live",
+                     lambda s: {"request": s["request"], "qa": _open_checks(s),
+                                "tasks": _tasks_of(s, "go-live", "post-launch-support")})
+_partner_workflows = stage_node(
+    "partner-workflows", lambda s: {"request": s["request"], "approvals": s.get("approvals", {})})
+
+
+def stage_node_at(node: str) -> Any:
+    """The node of a stage with no logic of its own: the request, the charter, its tasks."""
+    (stage,) = [s for s in stages_at(node) if s.in_plan]
+    return stage_node(stage.id, lambda s: {"request": s["request"], "charter": s.get("charter"),
+                                           "tasks": _tasks_of(s, stage.id)})
 
 
 def merge_gate(state: LaunchState, runtime: Runtime[RunContext]) -> Update:
@@ -335,10 +449,9 @@ def merge_gate(state: LaunchState, runtime: Runtime[RunContext]) -> Update:
 
 def partner_ops(state: LaunchState, runtime: Runtime[RunContext]) -> Update:
     """Partner workflows and the approval package (partner-ops skill)."""
-    update: Update = _simple_stage(
-        "partner_ops", "partner-workflows", "partner_workflows",
-        lambda s: {"request": s["request"], "approvals": s.get("approvals", {})},
-    )(state, runtime)
+    update: Update = _partner_workflows(state, runtime)
+    if "reassignment" in update:
+        return update
     req = state["request"]
     deadline = add_business_days(dt.date.fromisoformat(req["launch_date"]),
                                  -int(req.get("approval_lead_days", 5))).isoformat()

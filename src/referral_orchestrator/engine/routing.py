@@ -16,6 +16,7 @@ from langgraph.types import Send
 from referral_orchestrator.launch.stages import (
     DRAFT_NODES,
     END,
+    PLAN_STAGES,
     STAGE,
     NodeId,
     StageId,
@@ -30,10 +31,13 @@ Router = Callable[[LaunchState], Route]
 # Work items beside channel x segment: the partner kit (partner-manager) and the shared
 # landing page every tracking link lands on (lifecycle-ops).
 SHARED_KEYS = {"partner-kit": "partners", "landing-page": "all visitors"}
-# Sequential agent stages that route through the reassign node (fanned-out items hand over
-# in place, see nodes.run_agent); the approval gate is people, the ladder routes itself.
-ROUTED_STAGES: tuple[StageId, ...] = ("checklist", "tooling-qa", "partner-workflows", "go-live")
-REASSIGN_ENDS: list[NodeId] = [*(STAGE[s].node for s in ROUTED_STAGES), "referral_architect"]
+# Sequential agent stages: each routes with after(stage) (fanned-out items hand over in
+# place, see nodes.run_agent; the approval gate is people; the ladder routes itself).
+ROUTED_STAGES: tuple[StageId, ...] = tuple(
+    s.id for s in PLAN_STAGES if s.execution == "sequential" and s.output is not None)
+# Nodes the ladder can send work back to (every stage's node; the drafts fan out).
+LADDER_TARGETS: list[str] = list(dict.fromkeys(s.node for s in PLAN_STAGES))
+REASSIGN_ENDS: list[str] = [*(STAGE[s].node for s in ROUTED_STAGES), "referral_architect"]
 
 
 def work_keys(state: LaunchState) -> list[str]:
@@ -115,11 +119,16 @@ def after(stage: StageId) -> Router:
     return router
 
 
-def ends(stage: StageId) -> list[Target]:
-    """Every node :func:`after` may route ``stage`` to (the edges the graph draws)."""
+def nexts(stage: StageId) -> list[str]:
+    """Every node that may follow ``stage`` (with or without approvers; drafts fanned out)."""
     follow = [follows(stage, approvers=True), follows(stage, approvers=False)]
-    nexts = [n for t in follow for n in ([*DRAFT_NODES] if t in DRAFT_NODES else [t])]
-    return list(dict.fromkeys([*nexts, STAGE[stage].node, "reassign", "referral_architect"]))
+    return list(dict.fromkeys(
+        n for t in follow for n in ([*DRAFT_NODES] if t in DRAFT_NODES else [t])))
+
+
+def ends(stage: StageId) -> list[str]:
+    """Every node :func:`after` may route ``stage`` to (the edges the graph draws)."""
+    return [*nexts(stage), STAGE[stage].node, "reassign", "referral_architect"]
 
 
 def after_communications(state: LaunchState) -> Literal["merge_gate", "enablement"]:

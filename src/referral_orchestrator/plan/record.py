@@ -13,10 +13,11 @@ from referral_orchestrator.engine.roster import roster_from_overrides
 from referral_orchestrator.launch import qa
 from referral_orchestrator.launch.stages import (
     MAX_RETRIES,
+    PLAN_STAGES,
     RESPONSE_SLAS,
-    STAGE_ORDER,
     on_schedule,
     readiness,
+    stages_at,
 )
 
 from .chain import seal
@@ -28,24 +29,22 @@ def _stages(values: dict[str, Any], roster: Any) -> list[dict[str, Any]]:
     outcomes = values.get("outcome", {})
     tasks = values.get("tasks", [])
     result = []
-    for stage_id, name, node, execution in STAGE_ORDER:
-        if stage_id == "approval" and not values["request"]["approvers"]:
+    for stage in PLAN_STAGES:
+        if stage.needs_approvers and not values["request"]["approvers"]:
             continue
-        done = {"communications": "comms", "enablement": "enablement",
-                "partner-workflows": "partner_workflows", "go-live": "golive",
-                "checklist": "tasks", "tooling-qa": "tooling"}.get(stage_id)
         status = {"ok": "done", "waived": "waived", "retry": "retrying",
                   "escalate": "escalated", "pending": "waiting", "rework": "rework"}.get(
-            outcomes.get(stage_id, ""), "pending")
-        if status == "pending" and done and values.get(done) and stage_id != "communications":
+            outcomes.get(stage.id, ""), "pending")
+        # drafts land one by one: only the merge gate's outcome says communications is done
+        if (status == "pending" and stage.state_key and values.get(stage.state_key)
+                and stage.id != "communications"):
             status = "done"
-        owner = roster.owner_of(stage_id if stage_id != "approval" else "partner-workflows")
+        parts = {s.id for s in stages_at(stage.node)}  # the partner kit is communications'
         result.append({
-            "stage_id": stage_id, "name": name, "node": node, "execution": execution,
-            "owner": owner, "status": status,
-            "attempts": values.get("attempts", {}).get(stage_id, 0),
-            "tasks": [t["id"] for t in tasks if t["stage"] == stage_id
-                      or (stage_id == "communications" and t["stage"] == "partner-kit")],
+            "stage_id": stage.id, "name": stage.label, "node": stage.node,
+            "execution": stage.execution, "owner": roster.owner_of(stage.owner),
+            "status": status, "attempts": values.get("attempts", {}).get(stage.id, 0),
+            "tasks": [t["id"] for t in tasks if t["stage"] in parts],
         })
     return result
 
@@ -98,7 +97,7 @@ def build(meta: dict[str, Any], values: dict[str, Any],
         "complexity": "complex" if len(values.get("tasks", [])) < 10 else "very-complex",
         "strategy": {
             "pattern": req["pattern"],
-            "stages": [s[0] for s in STAGE_ORDER],
+            "stages": [s.id for s in PLAN_STAGES],
             "diamond": {"parallel": ["communications", "enablement"], "merge_gate": "merge_gate"}
             if req["pattern"] == "diamond" else None,
         },

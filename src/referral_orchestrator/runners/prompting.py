@@ -4,8 +4,9 @@ Every model call is laid out so the expensive part is identical, byte for byte, 
 calls - Anthropic caches a prompt *prefix* (tools, then system, then messages):
 
 1. ``tools`` - one tool per stage output type, always all of them, in the stage
-   registry's order (``launch/stages.py``) (the call forces its own tool with ``tool_choice``, which does not break the
-   cached prefix). Cache breakpoint on the last tool: shared by every agent.
+   registry's order (``launch/stages.py``); the call forces its own tool with
+   ``tool_choice``, which does not break the cached prefix. Cache breakpoint on the last
+   tool: shared by every agent.
 2. ``system[0]`` - the agent's persona (``agents/<name>.md``) and the skills it uses
    (``skills/<skill>/SKILL.md``), plus the house rules. Cache breakpoint: shared by every
    call of that agent, whatever the stage.

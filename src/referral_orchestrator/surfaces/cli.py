@@ -135,7 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", metavar="FILE")
     p.add_argument("--format", choices=["text", "json"], default="text")
 
-    sub.add_parser("graph", help="print the state machine as Mermaid")
+    p = sub.add_parser("graph", help="print the state machine as Mermaid")
+    p.add_argument("--view", choices=["full", "stages"], default="full",
+                   help="full: every node and edge (default); stages: the one-glance view")
 
     p = sub.add_parser("mcp", help="serve the launch tools and plans over MCP (stdio)",
                        description="Serve launch_program, approve, escalation_decision, "
@@ -176,9 +178,9 @@ def run(argv: Sequence[str]) -> int:
         build_parser().print_help()
         return 0
     if args.command == "graph":
-        from referral_orchestrator.engine.graph import build_graph
+        from referral_orchestrator.engine.graph import draw
 
-        print(build_graph().get_graph().draw_mermaid())
+        print(draw(args.view))
         return 0
     if args.command == "validate":
         import json
