@@ -34,7 +34,8 @@ CASES = (
 )
 
 
-def _child(kind: str, n: int, plans: str, out: str) -> None:  # runs in the forked process
+def _child(kind: str, n: int, plans: str, out: str,
+           roster: str | None = None) -> None:  # runs in the forked process
     from langgraph.checkpoint.sqlite import SqliteSaver
 
     from referral_orchestrator.plan import store as _store
@@ -72,7 +73,7 @@ def _child(kind: str, n: int, plans: str, out: str) -> None:  # runs in the fork
         return result
 
     SqliteSaver.put = put  # type: ignore[method-assign]
-    Orchestrator(plans, model=Dying()).launch(**SEED, out_dir=out)
+    Orchestrator(plans, model=Dying()).launch(**SEED, out_dir=out, roster=roster)
     os._exit(0)  # reached only when n is past the end of the run
 
 
@@ -117,6 +118,42 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(
     assert plan["transitions"][: len(before["transitions"])] == before["transitions"]
     assert plan["error_handling"]["attempts"] == baseline["attempts"]
     assert _artifacts(out) == baseline["artifacts"]
+
+
+ROSTER_CASES = [("checkpoint", n) for n in (1, 2, 3, 5)] + [("agent", 1), ("agent", 2)]
+
+
+@pytest.fixture(scope="module")
+def covered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The seed launch with lifecycle-ops on leave: every handover a transition."""
+    root = tmp_path_factory.mktemp("covered")
+    roster = root / "roster.yaml"
+    roster.write_text("unavailable:\n  lifecycle-ops: on leave\n")
+    result = Orchestrator(root / "plans").launch(**SEED, out_dir=root / "out", roster=roster)
+    return {"roster": str(roster), "transitions": [
+        (t["node"], t["event"], t["agent"], t["stage"]) for t in result.plan["transitions"]]}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("kind", "n"), ROSTER_CASES, ids=[f"{k}-{n}" for k, n in ROSTER_CASES])
+def test_sigkill_around_a_reassignment_then_resume_records_each_handover_once(
+    kind: str, n: int, tmp_path: Path, covered: dict[str, Any]
+) -> None:
+    plans, out = tmp_path / "plans", tmp_path / "out"
+    proc = multiprocessing.get_context("fork").Process(
+        target=_child, args=(kind, n, str(plans), str(out), covered["roster"]))
+    proc.start()
+    proc.join(60)
+    assert proc.exitcode == -signal.SIGKILL, f"child did not die at {kind} {n}"
+    (path,) = PlanStore(plans).list()
+    assert main(["resume", str(path), "--plans-dir", str(plans)]) == 0
+    plan = json.loads(path.read_text())
+    verify(plan)
+    got = [(t["node"], t["event"], t["agent"], t["stage"]) for t in plan["transitions"]]
+    # the fan-out's order is free; everything else, handovers included, happens once in order
+    assert Counter(got) == Counter(covered["transitions"])
+    assert [g for g in got if g[0] != "communications"] == [
+        c for c in covered["transitions"] if c[0] != "communications"]
 
 
 def test_resume_of_a_finished_plan_changes_nothing(orch: Orchestrator) -> None:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from referral_orchestrator.artifacts.report import DEFAULT_PLANS_DIR
+from referral_orchestrator.engine.roster import load_roster
 from referral_orchestrator.errors import ReferralError
 
 if TYPE_CHECKING:
@@ -271,7 +272,6 @@ def launch_input(program: str, launch_date: str, channels: str | list[str], *,
     Use it to invoke the compiled graph yourself - as a subgraph of a host ``StateGraph``,
     or as the input of a run on a LangGraph server.
     """
-    from referral_orchestrator.engine.roster import load_roster
     from referral_orchestrator.launch.request import parse_request
     from referral_orchestrator.orchestrator import DEFAULT_LANDING, Orchestrator
 
@@ -293,3 +293,9 @@ def server_graph() -> Any:
     from referral_orchestrator.engine.graph import build_graph
 
     return build_graph()
+
+
+# A LangGraph server imports this module in a worker thread, then calls server_graph() on its
+# event loop, which refuses blocking file reads; the graph's node metadata names the agents
+# from agents/*.md (read once per process), so read them now.
+load_roster()
