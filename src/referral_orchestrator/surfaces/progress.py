@@ -19,23 +19,14 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import IO, Any, Literal
 
+from referral_orchestrator.launch.stages import NODES
+
 Mode = Literal["rich", "plain", "quiet"]
 
-# Graph node ids in flow order; the rungs of the ladder come last.
-STAGES: dict[str, str] = {
-    "checklist": "checklist",
-    "tooling_qa": "tooling & QA",
-    "communications": "communications",
-    "enablement": "enablement",
-    "merge_gate": "merge gate",
-    "partner_ops": "partner ops",
-    "approval_gate": "approval gate",
-    "go_live": "go-live & monitoring",
-    "referral_architect": "referral architect (rung 2)",
-    "exec_sponsor": "exec sponsor (rung 3)",
-}
+# Graph node ids in flow order, as the stage registry names them; the ladder's rungs last.
+STAGES: dict[str, str] = {node: label for node, label in NODES.items()}
 _DONE = {"completed", "qa_passed", "drafted", "merged", "approved", "remediated", "live",
-         "proceed", "decided"}
+         "proceed", "decided", "reassigned"}
 _BAD = {"qa_failed", "failed", "rejected", "approval_slipped", "escalated", "halted", "halt"}
 
 
