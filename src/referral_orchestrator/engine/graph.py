@@ -20,7 +20,7 @@ from referral_orchestrator.launch.stages import DRAFT_NODES, NODES, PLAN_STAGES,
 
 from . import gates, nodes
 from . import routing as route
-from .drawing import node_agents, stage_view
+from .views import node_agents, stage_view
 from .roster import Roster, roster_from_overrides
 from .state import LaunchState, RunContext
 
