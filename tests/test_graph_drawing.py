@@ -81,7 +81,7 @@ def test_the_full_view_is_the_exact_topology_and_the_stage_view_is_far_smaller()
     graph = build_graph().get_graph()
     assert (len(graph.nodes), len(graph.edges)) == (13, 53)
     stages = draw("stages")
-    assert len(_edges(stages)) == 18
+    assert len(_edges(stages)) == 16
     fanning = max(sum(e.startswith(f"{n} ") for e in _edges(stages))
                   for n in ("referral_architect", "exec_sponsor", "launch"))
     assert fanning <= 2  # the ladder and reassign meet the flow as one edge each way

@@ -22,12 +22,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 from xml.sax.saxutils import escape, quoteattr
 
 __all__ = ["graph_svg"]
 
 CHAR_W = 7.8  # advance of one 13 px monospace glyph: labels are measured without a font
+CAPTION_W = 6.0  # the same for the 10 px caption (the node's agent / fallbacks)
 FONT = 13
 PAD_X = 16
 NODE_H = 44
@@ -37,7 +38,7 @@ NODE_GAP = 24
 LANE_GAP = 16
 LOOP_W = 44  # the strip at a box's top right that a retry arc takes
 MARGIN = 16
-LEGEND_H = 58
+LEGEND_H = 75
 TERMINALS = {"__start__": "start", "__end__": "end"}
 INK = "#475569"
 # one colour per lane, so an edge can be followed along its lane (all >= 4.5:1 on white)
@@ -54,6 +55,7 @@ class _Edge(Protocol):
 class _Node(Protocol):
     id: str
     name: str
+    metadata: dict[str, Any] | None
 
 
 class DrawableGraph(Protocol):
@@ -66,11 +68,22 @@ class DrawableGraph(Protocol):
     def edges(self) -> list[_Edge]: ...
 
 
+def _caption(node: _Node) -> str:
+    """Who works at a node, from its metadata: ``agent / fallbacks`` (or the person)."""
+    meta = getattr(node, "metadata", None) or {}
+    who = meta.get("agent") or meta.get("person") or meta.get("decides") or ""
+    fallbacks = meta.get("fallbacks")
+    if who and isinstance(fallbacks, list | tuple) and fallbacks:
+        who += " / " + ", ".join(map(str, fallbacks))
+    return str(who)
+
+
 @dataclass
 class _Box:
     id: str
     label: str
     row: int
+    caption: str = ""
     x: float = 0.0
     y: float = 0.0
     w: float = 0.0
@@ -112,7 +125,9 @@ def _layout(graph: DrawableGraph) -> tuple[dict[str, _Box], list[_Lane], float, 
     for n in order:
         label = TERMINALS.get(n, graph.nodes[n].name or n)
         terminal = n in TERMINALS
-        boxes[n] = _Box(n, label, rows[n], w=len(label) * CHAR_W + 2 * PAD_X,
+        caption = "" if terminal else _caption(graph.nodes[n])
+        boxes[n] = _Box(n, label, rows[n], caption,
+                        w=max(len(label) * CHAR_W, len(caption) * CAPTION_W) + 2 * PAD_X,
                         h=TERMINAL_H if terminal else NODE_H)
     regular = [b.w for n, b in boxes.items() if n not in TERMINALS]
     for n, b in boxes.items():  # one width for every stage: the column reads as a spine
@@ -273,7 +288,10 @@ def graph_svg(graph: DrawableGraph, *, title: str = "The launch state machine") 
             f'<g class="node{" terminal" if terminal else ""}" data-id={quoteattr(n)}>'
             f'<rect x="{b.x:.1f}" y="{b.y:.1f}" width="{b.w:.1f}" height="{b.h:.1f}" '
             f'rx="{b.h / 2 if terminal else 8:.1f}"/>'
-            f'<text x="{b.cx:.1f}" y="{b.y + b.h / 2:.1f}">{escape(b.label)}</text></g>')
+            + (f'<text x="{b.cx:.1f}" y="{b.y + b.h / 2 - 7:.1f}">{escape(b.label)}</text>'
+               f'<text class="caption" x="{b.cx:.1f}" y="{b.y + b.h / 2 + 10:.1f}">'
+               f"{escape(b.caption)}</text></g>" if b.caption else
+               f'<text x="{b.cx:.1f}" y="{b.y + b.h / 2:.1f}">{escape(b.label)}</text></g>'))
 
     legend = (
         f'<g class="legend" transform="translate({MARGIN},{height - LEGEND_H + 12:.1f})">'
@@ -282,6 +300,7 @@ def graph_svg(graph: DrawableGraph, *, title: str = "The launch state machine") 
         f'<path d="M0,17 H28" stroke="{INK}" stroke-dasharray="5 4" '
         f'marker-end="{arrow(INK)}"/><text x="36" y="17">routing decides</text>'
         '<text x="0" y="34">left lanes: back to an earlier node; right lanes: skip ahead</text>'
+        '<text x="0" y="51">under a node: who works there / its fallbacks</text>'
         "</g>")
     markers = "".join(
         f'<marker id="{ident}-arrow-{i}" viewBox="0 0 10 10" refX="9" refY="5" '
@@ -295,6 +314,7 @@ def graph_svg(graph: DrawableGraph, *, title: str = "The launch state machine") 
         f"#{ident} .node text {{font: {FONT}px ui-monospace, SFMono-Regular, Menlo, Consolas, "
         "'DejaVu Sans Mono', monospace; fill: #0f172a; text-anchor: middle; "
         "dominant-baseline: central;}"
+        f"#{ident} .node text.caption {{font-size: 10px; fill: #475569;}}"
         f"#{ident} .legend text {{font: 12px system-ui, sans-serif; fill: #334155; "
         "dominant-baseline: central;}")
     return (

@@ -20,9 +20,9 @@ from referral_orchestrator.launch.stages import DRAFT_NODES, NODES, PLAN_STAGES,
 
 from . import gates, nodes
 from . import routing as route
-from .views import node_agents, stage_view
 from .roster import Roster, roster_from_overrides
 from .state import LaunchState, RunContext
+from .views import node_agents, stage_view
 
 View = Literal["full", "stages"]
 # Nodes with logic of their own; any other stage runs through nodes.stage_node.

@@ -47,7 +47,8 @@ def node_agents(roster: Roster) -> dict[str, dict[str, Any]]:
     approval = STAGE["approval"]
     about[approval.node] = {"decides": "the named approvers",
                             "package": roster.owner_of(approval.owner)}
-    about["reassign"] = {"substitutes": [f"{agent} by {' then '.join(subs)}"
+    about["reassign"] = {"decides": "roster fallbacks",
+                         "substitutes": [f"{agent} by {' then '.join(subs)}"
                                          for agent, subs in roster.fallback_map().items()
                                          if subs]}
     about["exec_sponsor"] = {"person": ladder[-1], "rung": len(ladder)}
@@ -113,19 +114,17 @@ def stage_view(roster: Roster) -> str:
         '    done(["end"])',
         f"    start --> {PLAN_STAGES[0].node}",
         f"    {last} -- launched --> done",
-        f'    reassign(["<b>reassign</b><br/>{covers}"])',
-        "    launch -. agent unavailable .-> reassign",
-        "    reassign -. substitute takes the stage .-> launch",
-        '    subgraph ladder ["escalation ladder"]',
+        f'    reassign(["<b>reassign</b>: an agent is unavailable<br/>{covers}"])',
+        "    launch <-.-> reassign",
+        '    subgraph ladder ["escalation ladder: retries exhausted, no substitute, approval '
+        'slipped"]',
         f'        referral_architect["<b>rung 2: {ladder[1]}</b><br/>remediates, re-runs the '
         'stage once"]',
         f'        exec_sponsor["<b>rung 3: {ladder[2]}</b>, a person<br/>proceed, descope, '
         'postpone or halt"]',
         "    end",
-        "    launch -. retries exhausted, no substitute, approval slipped .-> "
-        "referral_architect",
-        "    referral_architect -. re-run or re-plan .-> launch",
-        "    referral_architect -. no safe remediation .-> exec_sponsor",
+        "    launch <-.-> referral_architect",
+        "    referral_architect -. no safe fix .-> exec_sponsor",
         "    exec_sponsor -. proceed, descope, postpone .-> launch",
         "    exec_sponsor -. halt .-> done",
     ]
