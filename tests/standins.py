@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from referral_orchestrator.launch.outputs import STAGE_OUTPUTS
+from referral_orchestrator.launch.stages import STAGE_OUTPUTS
 from referral_orchestrator.runners import AgentCall
 from referral_orchestrator.runners.offline import OfflineDrafter
 from referral_orchestrator.runners.prompting import inputs_from_prompt, stage_of_tool
