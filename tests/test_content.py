@@ -79,9 +79,15 @@ def test_schema_ids_are_unique() -> None:
     assert len(ids) == len(set(ids))
 
 
-def test_every_prompt_loads_as_text() -> None:
-    for path in sorted((ROOT / "prompts").glob("*.md")) if (ROOT / "prompts").is_dir() else []:
-        assert load_prompt(path.stem).strip(), path.name
+def test_every_stage_prompt_exists_and_loads_as_text() -> None:
+    from referral_orchestrator.launch.stages import STAGE_OUTPUTS
+
+    assert (ROOT / "prompts").is_dir(), "prompts/ is missing"
+    on_disk = {p.stem for p in (ROOT / "prompts").glob("*.md")}
+    missing = {stage for stage in STAGE_OUTPUTS if stage not in on_disk}
+    assert not missing, f"stages without a prompt: {sorted(missing)}"
+    for name in sorted(on_disk):
+        assert load_prompt(name).strip(), name
 
 
 def test_every_skill_an_agent_names_exists() -> None:

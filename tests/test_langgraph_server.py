@@ -93,6 +93,13 @@ def interrupts(chunks: list[Any]) -> list[dict[str, Any]]:
 
 async def drive(url: str) -> dict[str, Any]:
     client = get_client(url=url)
+    try:
+        return await _drive(client)
+    finally:
+        await client.http.client.aclose()  # no unclosed sockets left for the GC to warn about
+
+
+async def _drive(client: Any) -> dict[str, Any]:
     (assistant,) = await client.assistants.search(graph_id=GRAPH)
     thread = await client.threads.create()
     tid = thread["thread_id"]
