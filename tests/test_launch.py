@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -79,14 +80,22 @@ def test_plan_transitions_are_exactly_the_graph_updates_in_stream_order(
     assert nodes.count("communications") == 3 * 2 + 2  # plus partner kit and landing page
 
 
-def test_same_inputs_give_byte_identical_artifacts(workdir: Path) -> None:
+def test_same_inputs_give_byte_identical_artifacts_but_their_own_calendar_uids(
+    workdir: Path,
+) -> None:
     outs = []
     for run in ("a", "b"):
         assert main([*SEED, "--segments", "power users", "--out", run]) == 0
         outs.append({p.relative_to(workdir / run): p.read_bytes()
                      for p in sorted((workdir / run).rglob("*")) if p.is_file()})
-    assert outs[0] == outs[1]
     assert len(outs[0]) >= 6
+    ics = Path("runbook.ics")
+    assert {k: v for k, v in outs[0].items() if k != ics} == {
+        k: v for k, v in outs[1].items() if k != ics}
+    # two plans of one program share a calendar without overwriting each other's events
+    uids = [set(re.findall(rb"UID:(\S+)", out[ics])) for out in outs]
+    assert uids[0] and not uids[0] & uids[1]
+    assert re.sub(rb"UID:\S+", b"", outs[0][ics]) == re.sub(rb"UID:\S+", b"", outs[1][ics])
 
 
 def test_pipeline_pattern_runs_enablement_after_communications(orch: Orchestrator) -> None:

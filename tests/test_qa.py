@@ -14,7 +14,7 @@ from conftest import FakeClock
 from referral_orchestrator import Orchestrator
 from referral_orchestrator.launch import outputs as out
 from referral_orchestrator.launch import qa
-from referral_orchestrator.launch.schedule import schedule
+from referral_orchestrator.launch.schedule import calendar_for, schedule
 from referral_orchestrator.runners import AgentCall
 from referral_orchestrator.runners.offline import OfflineDrafter, default_charter, tracking_url
 from referral_orchestrator.testing import ScriptedRunner, reply_with
@@ -63,7 +63,8 @@ def _tasks() -> list[dict[str, Any]]:
                             "enablement", "partner-kit", "post-launch-support",
                             "partner-workflows"], "lifecycle-ops")
     tasks: list[dict[str, Any]] = _call("checklist", out.Checklist, owners=owners)["tasks"]
-    schedule(tasks, launch=dt.date(2026, 12, 10), as_of=dt.date(2026, 11, 25))  # as the node does
+    schedule(tasks, launch=dt.date(2026, 12, 10), as_of=dt.date(2026, 11, 25),
+             calendar=calendar_for(REQ))  # as the node does
     return tasks
 
 

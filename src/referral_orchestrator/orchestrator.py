@@ -102,16 +102,26 @@ class Orchestrator:
                segments: str | list[str] | None = None, approvers: str | list[str] | None = None,
                as_of: str | dt.date | None = None, pattern: str = "diamond",
                roster: str | Path | Roster | None = None, landing_url: str | None = None,
-               out_dir: str | Path | None = None, approval_lead_days: int = 5) -> LaunchResult:
-        """Validate the request, create the plan and run the graph until done or waiting."""
+               out_dir: str | Path | None = None, approval_lead_days: int = 5,
+               country: str | None = None, subdivision: str | None = None,
+               timezone: str | None = None, currency: str | None = None) -> LaunchResult:
+        """Validate the request, create the plan and run the graph until done or waiting.
+
+        ``country`` (ISO 3166-1 alpha-2, default US) and ``subdivision`` pick the holiday
+        calendar; ``timezone`` (IANA) the wall clock of sessions and go-live; ``currency``
+        (ISO 4217, default: the country's) the reward copy.
+        """
+        locale = dict(country=country, subdivision=subdivision, timezone=timezone,
+                      currency=currency)
         given = {k: v for k, v in dict(program=program, launch_date=str(launch_date),
                  channels=channels, segments=segments, approvers=approvers,
                  as_of=None if as_of is None else str(as_of), pattern=pattern,
                  roster=None if roster is None or isinstance(roster, Roster) else str(roster),
-                 landing_url=landing_url).items() if v is not None}
+                 landing_url=landing_url, **locale).items() if v is not None}
         req = parse_request(program=program, launch_date=launch_date, channels=channels,
                             segments=segments, approvers=approvers, as_of=as_of, pattern=pattern,
-                            today=self.clock().date(), approval_lead_days=approval_lead_days)
+                            today=self.clock().date(), approval_lead_days=approval_lead_days,
+                            **locale)
         team = roster if isinstance(roster, Roster) else load_roster(roster)
         self._runner = resolve_runner(self.model, **self.runner_options)
         preflight = getattr(self._runner, "preflight", None)
@@ -358,7 +368,8 @@ class Orchestrator:
             meta["status"] = "completed" if not snap.tasks else "running"
         from .artifacts.render import render
 
-        meta["deliverables"] = {"plan": str(path), **render(values, Path(meta["out_dir"]))}
+        meta["deliverables"] = {"plan": str(path), **render(values, Path(meta["out_dir"]),
+                                                            plan_id=meta["plan_id"])}
         meta["updated_at"] = self.clock().isoformat()
         plan = build(meta, values, transitions)
         self.store.write(path, plan)

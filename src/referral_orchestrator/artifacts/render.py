@@ -1,16 +1,22 @@
 """Launch artifacts: runbook (Markdown, CSV, iCalendar), comms kit, monitoring plan.
 
 Rendered from graph state with the skills' Jinja templates (``launch-runbook``,
-``launch-comms``, ``launch-monitoring``). Nothing here reads the clock or the plan id, so
-the same request and ``--as-of`` give the same files byte for byte. The iCalendar writer
-is hand-rolled (RFC 5545) to keep the runtime free of extra dependencies.
+``launch-comms``, ``launch-monitoring``). Nothing here reads the clock, so the same request,
+``--as-of`` and plan give the same files byte for byte. The plan id reaches the calendar
+only as a digest inside event UIDs (``plan_id=``), so two launches of one program never
+overwrite each other's events in a shared calendar, while a re-render of the same plan
+keeps them. The iCalendar writer is hand-rolled (RFC 5545) to keep the runtime free of
+extra dependencies; timed events are written in UTC (converted from the launch's wall
+clock with zoneinfo), so no VTIMEZONE has to be kept in sync with the tz database.
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
+import hashlib
 import io
+import json
 import os
 import re
 import tempfile
@@ -21,9 +27,9 @@ from referral_orchestrator.engine.roster import roster_from_overrides
 from referral_orchestrator.launch import qa
 from referral_orchestrator.launch.channels import CHANNELS, limits, slugify
 from referral_orchestrator.launch.pages import landing_page_html, template_env
+from referral_orchestrator.launch.schedule import calendar_for
 from referral_orchestrator.launch.stages import RESPONSE_SLAS, readiness
-
-SESSION_START_UTC = dt.time(16, 0)  # 11:00 New York, 16:00 London
+from referral_orchestrator.launch.zones import GO_LIVE_WINDOW, SESSION_START, WallClock, clock_for
 
 
 def _write(path: Path, text: str) -> None:
@@ -77,20 +83,46 @@ def _fold(line: str) -> str:
     return "\r\n ".join(out)
 
 
+def plan_key(req: dict[str, Any], plan_id: str | None) -> str:
+    """A short stable digest naming one plan in calendar UIDs.
+
+    From the plan id when there is one; otherwise from the request, so a render outside a
+    plan (a test, a host) is still stable.
+    """
+    source = plan_id if plan_id is not None else json.dumps(
+        {k: req.get(k) for k in ("program", "launch_date", "as_of", "channels", "audience",
+                                 "approvers", "country", "timezone")}, sort_keys=True)
+    return hashlib.sha256(source.encode()).hexdigest()[:12]
+
+
+def _utc(when: dt.datetime) -> str:
+    return f"{when.astimezone(dt.UTC):%Y%m%dT%H%M%S}Z"
+
+
+def session_times(clock: WallClock, session: dict[str, Any]) -> tuple[dt.datetime, dt.datetime]:
+    """Start and end of an enablement session: 11:00 on the launch's wall clock."""
+    start = clock.at(dt.date.fromisoformat(session["date"]), SESSION_START)
+    return start, start + dt.timedelta(minutes=int(session["duration_minutes"]))
+
+
 def runbook_ics(req: dict[str, Any], tasks: list[dict[str, Any]],
-                sessions: list[dict[str, Any]]) -> str:
-    """All-day events for task due dates, timed events for enablement sessions."""
+                sessions: list[dict[str, Any]], *, plan_id: str | None = None) -> str:
+    """All-day events for task due dates, timed events for sessions and the go-live day."""
     slug = slugify(req["program"])
+    host = f"{plan_key(req, plan_id)}.{slug}.referral-orchestrator"
+    clock = clock_for(req)
+    where = "" if clock.zone == "UTC" else f" ({clock.zone})"
     stamp = dt.date.fromisoformat(req["as_of"]).strftime("%Y%m%dT000000Z")
     lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//referral-orchestrator//runbook//EN",
              "CALSCALE:GREGORIAN", "METHOD:PUBLISH",
-             f"X-WR-CALNAME:{_ics_text(req['program'])} launch"]
+             f"X-WR-CALNAME:{_ics_text(req['program'])} launch",
+             f"X-WR-TIMEZONE:{clock.zone}"]
     for t in tasks:
         if t["status"] == "descoped":
             continue
         day = dt.date.fromisoformat(t["due"])
         deps = ", ".join(t["depends_on"]) or "none"
-        lines += ["BEGIN:VEVENT", f"UID:{t['id']}@{slug}.referral-orchestrator",
+        lines += ["BEGIN:VEVENT", f"UID:{t['id']}@{host}",
                   f"DTSTAMP:{stamp}", f"DTSTART;VALUE=DATE:{day:%Y%m%d}",
                   f"DTEND;VALUE=DATE:{day + dt.timedelta(days=1):%Y%m%d}",
                   f"SUMMARY:{_ics_text('Due: ' + t['title'])}",
@@ -101,13 +133,23 @@ def runbook_ics(req: dict[str, Any], tasks: list[dict[str, Any]],
                   f"CATEGORIES:{_ics_text(t['function'])}", "TRANSP:TRANSPARENT",
                   "END:VEVENT"]
     for i, s in enumerate(sessions, start=1):
-        start = dt.datetime.combine(dt.date.fromisoformat(s["date"]), SESSION_START_UTC)
-        end = start + dt.timedelta(minutes=int(s["duration_minutes"]))
-        lines += ["BEGIN:VEVENT", f"UID:session-{i}@{slug}.referral-orchestrator",
-                  f"DTSTAMP:{stamp}", f"DTSTART:{start:%Y%m%dT%H%M%S}Z",
-                  f"DTEND:{end:%Y%m%dT%H%M%S}Z", f"SUMMARY:{_ics_text(s['title'])}",
-                  "DESCRIPTION:" + _ics_text("Audience: {audience}. Owner: {owner}.".format(**s)),
+        start, end = session_times(clock, s)
+        lines += ["BEGIN:VEVENT", f"UID:session-{i}@{host}",
+                  f"DTSTAMP:{stamp}", f"DTSTART:{_utc(start)}", f"DTEND:{_utc(end)}",
+                  f"SUMMARY:{_ics_text(s['title'])}",
+                  "DESCRIPTION:" + _ics_text(
+                      f"{clock.label(start)}{where}. Audience: {s['audience']}. "
+                      f"Owner: {s['owner']}."),
                   "CATEGORIES:enablement", "END:VEVENT"]
+    launch = dt.date.fromisoformat(req["launch_date"])
+    open_, close = (clock.at(launch, t) for t in GO_LIVE_WINDOW)
+    lines += ["BEGIN:VEVENT", f"UID:go-live@{host}", f"DTSTAMP:{stamp}",
+              f"DTSTART:{_utc(open_)}", f"DTEND:{_utc(close)}",
+              f"SUMMARY:{_ics_text('Go-live: ' + req['program'])}",
+              "DESCRIPTION:" + _ics_text(
+                  f"Day-of checklist from {clock.label(open_)} to {clock.label(close)}{where}; "
+                  "see monitoring-plan.md."),
+              "CATEGORIES:golive", "END:VEVENT"]
     lines.append("END:VCALENDAR")
     return "".join(_fold(line) + "\r\n" for line in lines)
 
@@ -126,8 +168,13 @@ def tracking_links_csv(links: list[dict[str, Any]], partner: dict[str, Any] | No
     return buf.getvalue()
 
 
-def render(values: dict[str, Any], out_dir: Path) -> dict[str, str]:
-    """Write every artifact the state supports; returns name -> path."""
+def render(values: dict[str, Any], out_dir: Path, *, plan_id: str | None = None
+           ) -> dict[str, str]:
+    """Write every artifact the state supports; returns name -> path.
+
+    ``plan_id`` makes calendar UIDs unique per plan (as a digest: the files never carry
+    the id itself); without it they are derived from the request.
+    """
     env = template_env()
     req = values["request"]
     roster = roster_from_overrides(values.get("roster"))
@@ -136,6 +183,7 @@ def render(values: dict[str, Any], out_dir: Path) -> dict[str, str]:
     enablement = values.get("enablement") or {}
     charter = values.get("charter") or {}
     written: dict[str, str] = {}
+    clock = clock_for(req)
 
     def emit(name: str, rel: str, text: str) -> None:
         path = out_dir / rel
@@ -152,10 +200,13 @@ def render(values: dict[str, Any], out_dir: Path) -> dict[str, str]:
             compressed=[t for t in tasks if t["id"] in values.get("compressed_tasks", [])],
             full_lead_launch=values.get("full_lead_launch"),
             substitutions=values.get("substitutions", []), people=people,
-            sessions=enablement.get("sessions", []), session_time=SESSION_START_UTC,
+            sessions=[{**s, "when": clock.label(session_times(clock, s)[0])}
+                      for s in enablement.get("sessions", [])],
+            calendar=calendar_for(req).describe(), clock=clock.describe(),
             approvals=list(values.get("approvals", {}).values()), ladder=roster.ladder()))
         emit("runbook_csv", "runbook.csv", runbook_csv(tasks, people))
-        emit("runbook_ics", "runbook.ics", runbook_ics(req, tasks, enablement.get("sessions", [])))
+        emit("runbook_ics", "runbook.ics", runbook_ics(req, tasks, enablement.get("sessions", []),
+                                                       plan_id=plan_id))
     comms = values.get("comms") or {}
     if comms:
         written.update(_render_kit(values, out_dir, emit, markdown))
@@ -168,7 +219,7 @@ def render(values: dict[str, Any], out_dir: Path) -> dict[str, str]:
         emit("monitoring_plan", "monitoring-plan.md", markdown(
             "monitoring-plan.md.j2", golive=values["golive"], slas=RESPONSE_SLAS,
             readiness=readiness(values), accuracy=qa.accuracy(checks), qa_rows=qa_rows,
-            people=people, ladder=roster.ladder()))
+            people=people, ladder=roster.ladder(), clock=clock.describe()))
     return written
 
 

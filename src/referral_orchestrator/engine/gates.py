@@ -13,7 +13,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
-from referral_orchestrator.launch.schedule import add_business_days
+from referral_orchestrator.launch.schedule import calendar_for
 
 from .nodes import Update, _ctx, asked_for_substitute, run_agent, transition, waivable
 from .state import LaunchState, RunContext, attempts_allowed
@@ -149,9 +149,11 @@ def referral_architect(state: LaunchState, runtime: Runtime[RunContext]) -> Upda
                                reason=rem["summary"], at=now))
         update["outcome"] = {"ladder": "replan"}
     if stage == "approval":
-        extended = {a: {**state["approvals"][a], "slipped": False, "deadline": add_business_days(
-            dt.date.fromisoformat(state["approvals"][a]["deadline"]), 2).isoformat()}
-            for a in esc.get("approvers", [])}
+        cal = calendar_for(state["request"])
+        extended = {a: {**state["approvals"][a], "slipped": False,
+                        "deadline": cal.add_business_days(dt.date.fromisoformat(
+                            state["approvals"][a]["deadline"]), 2).isoformat()}
+                    for a in esc.get("approvers", [])}
         update["approvals"] = extended
     update["remediations"] = [{"rung": 2, "by": "referral-architect", "stage": stage,
                                "trigger": esc.get("trigger", ""), "action": rem["action"],

@@ -24,7 +24,7 @@ from referral_orchestrator.errors import (
     InvalidAgentOutput,
 )
 from referral_orchestrator.launch import qa
-from referral_orchestrator.launch.schedule import add_business_days, full_lead_launch, schedule
+from referral_orchestrator.launch.schedule import calendar_for, full_lead_launch, schedule
 from referral_orchestrator.launch.stages import STAGE, STAGE_OUTPUTS, StageId, stages_at
 from referral_orchestrator.runners import AgentCall, Usage
 
@@ -318,13 +318,15 @@ def checklist(state: LaunchState, runtime: Runtime[RunContext]) -> Update:
         req = state["request"]
         try:
             compressed = schedule(tasks, launch=dt.date.fromisoformat(req["launch_date"]),
-                                  as_of=dt.date.fromisoformat(req["as_of"]))
+                                  as_of=dt.date.fromisoformat(req["as_of"]),
+                                  calendar=calendar_for(req))
         except Exception as exc:  # a model's task list with unknown deps or cycles
             notes.append(f"task list rejected: {exc}")
         else:
             update.update(charter=step.output["charter"], tasks=tasks, compressed_tasks=compressed,
                           full_lead_launch=full_lead_launch(
-                              tasks, dt.date.fromisoformat(req["launch_date"])).isoformat())
+                              tasks, dt.date.fromisoformat(req["launch_date"]),
+                              calendar_for(req)).isoformat())
     update.update(_bookkeeping(stage, step, state, attempt, notes))
     update["transitions"] = [transition(ctx, "checklist", _event(update, stage),
                                         agent=step.agent, stage=stage, attempt=attempt,
@@ -453,7 +455,7 @@ def partner_ops(state: LaunchState, runtime: Runtime[RunContext]) -> Update:
     if "reassignment" in update:
         return update
     req = state["request"]
-    deadline = add_business_days(dt.date.fromisoformat(req["launch_date"]),
+    deadline = calendar_for(req).add_business_days(dt.date.fromisoformat(req["launch_date"]),
                                  -int(req.get("approval_lead_days", 5))).isoformat()
     approvals: dict[str, Any] = {}
     for name in req["approvers"]:

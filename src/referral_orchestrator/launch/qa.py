@@ -22,7 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 from referral_orchestrator.errors import ReferralError
 
 from .channels import CHANNELS, REF_PARAM, REQUIRED_PARAMS, limits, slugify
-from .schedule import is_business_day, topological_order
+from .schedule import calendar_for, topological_order
 
 REQUIRED_FUNCTIONS = ("legal", "privacy", "finance", "fraud", "fulfillment", "tracking",
                       "automation", "qa", "support", "enablement", "partner", "golive",
@@ -200,7 +200,8 @@ def task_checks(tasks: list[dict[str, Any]], req: dict[str, Any]) -> list[dict[s
         return results
     as_of = dt.date.fromisoformat(req["as_of"])
     due = {t["id"]: dt.date.fromisoformat(t["due"]) for t in tasks}
-    bad = [t["id"] for t in tasks if not is_business_day(due[t["id"]]) or due[t["id"]] <= as_of
+    cal = calendar_for(req)
+    bad = [t["id"] for t in tasks if not cal.is_business_day(due[t["id"]]) or due[t["id"]] <= as_of
            or any(due[d] > due[t["id"]] for d in t.get("depends_on", []))]
     results.append(check("tasks.dates", not bad,
                          "due dates on business days, after the planning date, after dependencies"

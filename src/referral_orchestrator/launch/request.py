@@ -12,6 +12,9 @@ from pydantic import BaseModel, ConfigDict
 from referral_orchestrator.errors import InvalidRequest
 
 from .channels import normalize_channel, slugify, supported_channels
+from .money import default_currency, normalize_currency
+from .schedule import DEFAULT_COUNTRY, normalize_country, normalize_subdivision
+from .zones import ZoneSource, default_timezone, normalize_timezone
 
 Pattern = Literal["diamond", "pipeline"]
 PATTERNS: tuple[Pattern, ...] = ("diamond", "pipeline")
@@ -34,6 +37,11 @@ class LaunchRequest(BaseModel):
     as_of: dt.date
     pattern: Pattern = "diamond"
     approval_lead_days: int = 5  # approvals are due this many business days before launch
+    country: str = DEFAULT_COUNTRY  # ISO 3166-1 alpha-2: the holiday calendar
+    subdivision: str | None = None  # state, Land, nation... (holidays package code)
+    timezone: str = "UTC"  # IANA zone of session and go-live times
+    timezone_source: ZoneSource = "given"  # given | country (its one zone) | utc (several)
+    currency: str = "USD"  # ISO 4217: rewards in the copy
 
     @property
     def program_slug(self) -> str:
@@ -126,6 +134,10 @@ def parse_request(
     pattern: str = "diamond",
     today: dt.date | None = None,
     approval_lead_days: int = 5,
+    country: str | None = None,
+    subdivision: str | None = None,
+    timezone: str | None = None,
+    currency: str | None = None,
 ) -> LaunchRequest:
     """Validate raw inputs into a :class:`LaunchRequest`; raise ``InvalidRequest`` on any flaw."""
     if program is None:
@@ -177,8 +189,20 @@ def parse_request(
             f"--approval-lead-days {approval_lead_days} is out of range: use 0 to 60",
             code="bad_lead_days",
         )
+    country_code = normalize_country(country)
+    source: ZoneSource = "given"
+    if timezone is not None:
+        zone = normalize_timezone(timezone)
+    else:
+        zone, source = default_timezone(country_code, reference, launch)
     return LaunchRequest(
         approval_lead_days=approval_lead_days,
+        country=country_code,
+        subdivision=normalize_subdivision(country_code, subdivision),
+        timezone=zone,
+        timezone_source=source,
+        currency=(normalize_currency(currency) if currency is not None
+                  else default_currency(country_code, reference)),
         program=name,
         launch_date=launch,
         channels=tuple(ids),

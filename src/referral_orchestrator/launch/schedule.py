@@ -1,8 +1,15 @@
-"""Business-day arithmetic and the scheduling rules every task list must obey.
+"""Business-day arithmetic in the launch's holiday calendar, and the scheduling rules.
 
-Rules (whoever drafted the tasks): no due date on a weekend or US federal holiday, none
-before the planning date, none before a task it depends on. Lead times that do not fit
-are flagged as a compressed schedule with the tasks named, never silently squeezed.
+Rules (whoever drafted the tasks): no due date on a weekend or a public holiday of the
+launch's country (and subdivision), none before the planning date, none before a task it
+depends on. Lead times that do not fit are flagged as a compressed schedule with the tasks
+named, never silently squeezed.
+
+The holidays come from the ``holidays`` package: public holidays plus, where the package
+lists them, bank holidays (Japan's year-end closure, Sweden's Christmas Eve), with
+observed days - including an observed day that falls in the year before the holiday
+(New Year's Day 2028, a Saturday, is observed in the US on Friday 2027-12-31). The weekend
+is the country's own (Friday-Saturday in Israel).
 """
 
 from __future__ import annotations
@@ -10,76 +17,142 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from referral_orchestrator.errors import ReferralError
+from referral_orchestrator.errors import InvalidRequest, ReferralError
+
+DEFAULT_COUNTRY = "US"
+_COUNTRY_ALIASES = {"UK": "GB"}  # the common name; ISO 3166 and CLDR say GB
+_DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
-def _observed(day: dt.date) -> dt.date:
-    """A fixed-date holiday on a weekend is observed on the Friday before or Monday after."""
-    if day.weekday() == 5:
-        return day - dt.timedelta(days=1)
-    if day.weekday() == 6:
-        return day + dt.timedelta(days=1)
-    return day
+def _holiday_set(country: str, subdivision: str | None, years: Iterable[int]) -> Any:
+    import holidays  # ~80 ms: only when a launch needs a calendar, never for --help
 
-
-def _nth_weekday(year: int, month: int, weekday: int, n: int) -> dt.date:
-    """The n-th given weekday of a month (n = -1: the last one)."""
-    if n > 0:
-        first = dt.date(year, month, 1)
-        return first + dt.timedelta(days=(weekday - first.weekday()) % 7 + 7 * (n - 1))
-    last = dt.date(year + month // 12, month % 12 + 1, 1) - dt.timedelta(days=1)
-    return last - dt.timedelta(days=(last.weekday() - weekday) % 7)
+    probe = holidays.country_holidays(country, subdiv=subdivision)
+    wanted = tuple(c for c in (holidays.PUBLIC, holidays.BANK)
+                   if c in probe.supported_categories)
+    return holidays.country_holidays(country, subdiv=subdivision, years=list(years),
+                                     categories=wanted)
 
 
 @functools.cache
-def us_holidays(year: int) -> frozenset[dt.date]:
-    """US federal holidays (observed dates): nobody signs off a launch task on Thanksgiving."""
-    fixed = [dt.date(year, m, d) for m, d in ((1, 1), (6, 19), (7, 4), (11, 11), (12, 25))]
-    floating = [_nth_weekday(year, 1, 0, 3), _nth_weekday(year, 2, 0, 3),
-                _nth_weekday(year, 5, 0, -1), _nth_weekday(year, 9, 0, 1),
-                _nth_weekday(year, 10, 0, 2), _nth_weekday(year, 11, 3, 4)]
-    return frozenset([*map(_observed, fixed), *floating])
+def _year(country: str, subdivision: str | None, year: int) -> dict[dt.date, str]:
+    # Observed days cross year ends (2027-12-31 for New Year's Day 2028): load the
+    # neighbouring years too and keep the days that fall in this one.
+    table = _holiday_set(country, subdivision, range(year - 1, year + 2))
+    return {day: name for day, name in sorted(table.items()) if day.year == year}
 
 
-def is_business_day(day: dt.date) -> bool:
-    """Monday to Friday, US federal holidays excluded."""
-    return day.weekday() < 5 and day not in us_holidays(day.year)
+@functools.cache
+def _weekend(country: str) -> frozenset[int]:
+    return frozenset(getattr(_holiday_set(country, None, ()), "weekend", {5, 6}))
 
 
-def next_business_day(day: dt.date) -> dt.date:
-    """``day`` itself if it is a business day, else the following Monday."""
-    while not is_business_day(day):
-        day += dt.timedelta(days=1)
-    return day
+def normalize_country(value: str | None) -> str:
+    """An ISO 3166-1 alpha-2 code the holidays package knows, upper-cased (``uk`` -> ``GB``)."""
+    import holidays
+
+    code = (value or DEFAULT_COUNTRY).strip().upper()
+    code = _COUNTRY_ALIASES.get(code, code)
+    if len(code) != 2 or code not in holidays.list_supported_countries(include_aliases=False):
+        raise InvalidRequest(
+            f"--country {value!r} is not an ISO 3166-1 alpha-2 code with a holiday calendar: "
+            "use e.g. US, GB, DE, JP, FR",
+            code="bad_country",
+        )
+    return code
 
 
-def previous_business_day(day: dt.date) -> dt.date:
-    """``day`` itself if it is a business day, else the Friday before."""
-    while not is_business_day(day):
-        day -= dt.timedelta(days=1)
-    return day
+def normalize_subdivision(country: str, value: str | None) -> str | None:
+    """The holidays package's code of a subdivision (``eng``, ``England`` -> ``ENG``)."""
+    if value is None or not value.strip():
+        return None
+    import holidays
+
+    probe = holidays.country_holidays(country)
+    codes = {c.upper(): c for c in probe.subdivisions}
+    aliases = {a.upper(): c for a, c in getattr(probe, "subdivisions_aliases", {}).items()}
+    key = value.strip().upper()
+    code = codes.get(key) or aliases.get(key)
+    if code is None:
+        known = ", ".join(probe.subdivisions) or "none"
+        raise InvalidRequest(
+            f"--subdivision {value.strip()!r} is not a subdivision of {country}: use one of "
+            f"{known}",
+            code="bad_subdivision",
+        )
+    return code
 
 
-def add_business_days(day: dt.date, n: int) -> dt.date:
-    """Move ``n`` business days from ``day`` (negative = back). Weekend starts snap first."""
-    step = 1 if n >= 0 else -1
-    day = next_business_day(day) if n >= 0 else previous_business_day(day)
-    for _ in range(abs(n)):
-        day += dt.timedelta(days=step)
-        while not is_business_day(day):
+@dataclass(frozen=True)
+class BusinessCalendar:
+    """Business days of one country (and subdivision): its weekend and holidays excluded."""
+
+    country: str
+    subdivision: str | None = None
+
+    def holidays(self, year: int) -> dict[dt.date, str]:
+        """The year's holidays (observed dates) with their names."""
+        return _year(self.country, self.subdivision, year)
+
+    def holiday(self, day: dt.date) -> str | None:
+        """The name of the holiday on ``day``, if it is one."""
+        return self.holidays(day.year).get(day)
+
+    def is_business_day(self, day: dt.date) -> bool:
+        """Not a weekend day of the country and not a holiday."""
+        return day.weekday() not in _weekend(self.country) and day not in self.holidays(
+            day.year)
+
+    def next_business_day(self, day: dt.date) -> dt.date:
+        """``day`` itself if it is a business day, else the next one."""
+        while not self.is_business_day(day):
+            day += dt.timedelta(days=1)
+        return day
+
+    def previous_business_day(self, day: dt.date) -> dt.date:
+        """``day`` itself if it is a business day, else the one before."""
+        while not self.is_business_day(day):
+            day -= dt.timedelta(days=1)
+        return day
+
+    def add_business_days(self, day: dt.date, n: int) -> dt.date:
+        """Move ``n`` business days from ``day`` (negative = back); non-business starts snap."""
+        step = 1 if n >= 0 else -1
+        day = self.next_business_day(day) if n >= 0 else self.previous_business_day(day)
+        for _ in range(abs(n)):
             day += dt.timedelta(days=step)
-    return day
+            while not self.is_business_day(day):
+                day += dt.timedelta(days=step)
+        return day
+
+    def business_days_between(self, start: dt.date, end: dt.date) -> int:
+        """Business days in ``(start, end]``."""
+        days, cur = 0, start
+        while cur < end:
+            cur += dt.timedelta(days=1)
+            days += self.is_business_day(cur)
+        return days
+
+    def describe(self) -> str:
+        """One line for the runbook: which days count as business days, and why."""
+        from babel import Locale
+
+        name = Locale("en").territories.get(self.country, self.country)
+        where = f"{name} ({self.country}" + (f"-{self.subdivision})" if self.subdivision
+                                             else ")")
+        workdays = [d for d in range(7) if d not in _weekend(self.country)]
+        span = (f"{_DAY_NAMES[workdays[0]]}-{_DAY_NAMES[workdays[-1]]}"
+                if workdays == list(range(workdays[0], workdays[-1] + 1))
+                else ", ".join(_DAY_NAMES[d] for d in workdays))
+        return f"{span}, except public holidays of {where} from the holidays package"
 
 
-def business_days_between(start: dt.date, end: dt.date) -> int:
-    """Business days in ``(start, end]``."""
-    days, cur = 0, start
-    while cur < end:
-        cur += dt.timedelta(days=1)
-        days += is_business_day(cur)
-    return days
+def calendar_for(req: Mapping[str, Any]) -> BusinessCalendar:
+    """The business calendar a request asks for (plans from before ``--country``: US)."""
+    return BusinessCalendar(req.get("country") or DEFAULT_COUNTRY, req.get("subdivision"))
 
 
 def topological_order(tasks: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -110,7 +183,8 @@ def topological_order(tasks: Sequence[Mapping[str, Any]]) -> list[str]:
 
 
 def schedule(
-    tasks: Iterable[dict[str, Any]], *, launch: dt.date, as_of: dt.date
+    tasks: Iterable[dict[str, Any]], *, launch: dt.date, as_of: dt.date,
+    calendar: BusinessCalendar,
 ) -> list[str]:
     """Fix every task's ``due`` in place so the rules hold; return the compressed task ids.
 
@@ -119,25 +193,26 @@ def schedule(
     """
     items = list(tasks)
     by_id = {t["id"]: t for t in items}
-    earliest = next_business_day(as_of + dt.timedelta(days=1))
+    earliest = calendar.next_business_day(as_of + dt.timedelta(days=1))
     compressed: list[str] = []
     for tid in topological_order(items):
         task = by_id[tid]
-        wanted = previous_business_day(dt.date.fromisoformat(task["due"]))
+        wanted = calendar.previous_business_day(dt.date.fromisoformat(task["due"]))
         due = max([wanted, earliest] + [
             dt.date.fromisoformat(by_id[d]["due"]) for d in task.get("depends_on", [])
         ])
-        due = next_business_day(due)
+        due = calendar.next_business_day(due)
         task["due"] = due.isoformat()
         late_for_launch = due > launch and wanted <= launch
         if due > wanted or late_for_launch:
             task["compressed"] = True
-            task["slip_days"] = business_days_between(wanted, due)
+            task["slip_days"] = calendar.business_days_between(wanted, due)
             compressed.append(tid)
     return compressed
 
 
-def full_lead_launch(tasks: Iterable[dict[str, Any]], launch: dt.date) -> dt.date:
+def full_lead_launch(tasks: Iterable[dict[str, Any]], launch: dt.date,
+                     calendar: BusinessCalendar) -> dt.date:
     """The earliest launch date that gives every task its full lead time."""
     slip = max((t.get("slip_days", 0) for t in tasks), default=0)
-    return add_business_days(launch, slip) if slip else launch
+    return calendar.add_business_days(launch, slip) if slip else launch

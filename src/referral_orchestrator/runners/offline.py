@@ -32,8 +32,9 @@ from referral_orchestrator.launch import outputs as out
 from referral_orchestrator.launch import qa
 from referral_orchestrator.launch.channels import CHANNELS, REF_PARAM, is_gsm7, limits, slugify
 from referral_orchestrator.launch.content import load_yaml, skill_file
-from referral_orchestrator.launch.schedule import add_business_days, next_business_day
+from referral_orchestrator.launch.schedule import calendar_for
 from referral_orchestrator.launch.stages import RESPONSE_SLAS, stage_slug
+from referral_orchestrator.launch.zones import clock_for
 
 from .base import AgentCall, AgentResult
 
@@ -324,11 +325,12 @@ class OfflineDrafter:
         data = _data("launch-comms", "support.yaml")
         due = {t["id"]: t["due"] for t in call.inputs.get("tasks", [])}
         launch = dt.date.fromisoformat(req["launch_date"])
-        floor = next_business_day(dt.date.fromisoformat(req["as_of"]) + dt.timedelta(days=1))
+        cal = calendar_for(req)
+        floor = cal.next_business_day(dt.date.fromisoformat(req["as_of"]) + dt.timedelta(days=1))
         sessions = []
         for spec in data["sessions"]:
             day = dt.date.fromisoformat(due[spec["task"]]) if spec["task"] in due else (
-                add_business_days(launch, -3))
+                cal.add_business_days(launch, -3))
             sessions.append(out.Session(
                 title=_render(spec["title"], **ctx), audience=spec["audience"],
                 date=min(max(day, floor), launch).isoformat(),
@@ -365,7 +367,12 @@ class OfflineDrafter:
     def _go_live(self, call: AgentCall) -> out.GoLive:
         req = call.inputs["request"]
         data = _data("launch-monitoring", "monitoring.yaml")
-        ctx = {**copy_context(req, default_charter(req["program"]).model_dump()),
+        clock, launch = clock_for(req), dt.date.fromisoformat(req["launch_date"])
+
+        def at(hhmm: str) -> str:
+            return clock.hhmm(clock.at(launch, dt.time.fromisoformat(hhmm)))
+
+        ctx = {**copy_context(req, default_charter(req["program"]).model_dump()), "at": at,
                "channels": ", ".join(CHANNELS[c].label if c in CHANNELS else c
                                      for c in req["channels"]),
                "flag": f"referral-{slugify(req['program'])}-enabled"}
@@ -421,6 +428,7 @@ def build_tasks(req: dict[str, Any], owners: dict[str, str]) -> list[out.Task]:
     applies the scheduling rules (planning date, dependencies, weekends).
     """
     launch = dt.date.fromisoformat(req["launch_date"])
+    cal = calendar_for(req)
     catalog: list[dict[str, Any]] = _data("launch-runbook", "tasks.yaml")
     known = {spec["id"] for spec in catalog}
     instances: dict[str, list[str]] = {}
@@ -444,7 +452,7 @@ def build_tasks(req: dict[str, Any], owners: dict[str, str]) -> list[out.Task]:
                 id=tid, title=spec["title"].format(**fmt), function=spec["function"],
                 stage=spec["stage"], owner=owners[spec["stage"]],
                 role=spec["role"].format(**fmt),
-                due=add_business_days(launch, -int(spec["lead"])).isoformat())
+                due=cal.add_business_days(launch, -int(spec["lead"])).isoformat())
             drafts.append((task, list(spec["depends_on"]), suffix))
     for task, deps, suffix in drafts:
         resolved: list[str] = []

@@ -98,6 +98,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="referral landing page URL for tracking links (QA probes it over HTTP)")
     p.add_argument("--approval-lead-days", type=int, default=5,
                    help="approvals are due this many business days before launch (default: 5)")
+    p.add_argument("--country", help="ISO 3166-1 alpha-2 code of the holiday calendar for due "
+                   "dates and business days, e.g. GB, DE, JP (default: US)")
+    p.add_argument("--subdivision", help="state, Land or nation of --country for regional "
+                   "holidays, e.g. ENG, BY, CA (default: nationwide holidays only)")
+    p.add_argument("--timezone", help="IANA time zone of sessions and go-live times, e.g. "
+                   "Europe/Berlin (default: the country's zone, or UTC when it has several)")
+    p.add_argument("--currency", help="ISO 4217 code of the reward copy, e.g. EUR "
+                   "(default: the country's currency)")
     p.add_argument("--max-cost-usd", type=float, default=None,
                    help="model spend limit for this launch; a breach escalates")
     p.add_argument("--max-concurrency", type=int, default=16,
@@ -219,7 +227,8 @@ def _dispatch(args: argparse.Namespace, orch: Any) -> Any:
             args.program, args.launch_date, args.channels, segments=args.segments,
             approvers=args.approvers, as_of=args.as_of, pattern=args.pattern,
             roster=args.roster, landing_url=args.landing_url, out_dir=args.out,
-            approval_lead_days=args.approval_lead_days)
+            approval_lead_days=args.approval_lead_days, country=args.country,
+            subdivision=args.subdivision, timezone=args.timezone, currency=args.currency)
     if args.command == "approve":
         return orch.approve(args.plan, args.approver, reject=args.reject, note=args.note,
                             by=args.by)
