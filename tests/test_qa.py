@@ -24,7 +24,7 @@ REQ: dict[str, Any] = {"program": "Customer Advocates", "launch_date": "2026-12-
                        "as_of": "2026-11-25", "channels": ["email", "sms", "social"],
                        "segments": ["power users"], "audience": ["power users"],
                        "approvers": ["Legal"], "pattern": "diamond"}
-CHARTER = default_charter("Customer Advocates").model_dump()
+CHARTER = default_charter(REQ).model_dump()
 
 
 def _ids(results: list[dict[str, Any]], passed: bool = False) -> set[str]:

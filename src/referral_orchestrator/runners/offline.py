@@ -32,6 +32,7 @@ from referral_orchestrator.launch import outputs as out
 from referral_orchestrator.launch import qa
 from referral_orchestrator.launch.channels import CHANNELS, REF_PARAM, is_gsm7, limits, slugify
 from referral_orchestrator.launch.content import load_yaml, skill_file
+from referral_orchestrator.launch.money import money_for
 from referral_orchestrator.launch.schedule import calendar_for
 from referral_orchestrator.launch.stages import RESPONSE_SLAS, stage_slug
 from referral_orchestrator.launch.zones import clock_for
@@ -74,18 +75,24 @@ def _render(template: str, **ctx: Any) -> str:
     return _compiled(template).render(**ctx).strip()
 
 
-def default_charter(program: str) -> out.Charter:
-    """The incentive-design skill's default charter, used when none is given."""
-    slug = slugify(program)
+def default_charter(req: dict[str, Any]) -> out.Charter:
+    """The incentive-design skill's default charter, used when none is given.
+
+    The reward is in the launch's currency, written for its country (``$20``, ``20 €``,
+    ``¥3,000``: ``incentive-design/rewards.yaml``).
+    """
+    slug = slugify(req["program"])
+    reward = money_for(req).reward()
     return out.Charter(
-        incentive="Double-sided account credit: $20 for the referrer and $20 for the friend",
+        incentive=f"Double-sided account credit: {reward} for the referrer and {reward} for "
+                  "the friend",
         eligibility="Active customers in good standing; friends must be new customers",
         caps="Up to 10 rewarded referrals per referrer per calendar year",
         clawback_window_days=30,
         terms_url=f"https://www.example.com/{slug}/terms",
         success_metric="Referred sign-ups that stay active 30 days",
-        referrer_reward="$20",
-        friend_reward="$20",
+        referrer_reward=reward,
+        friend_reward=reward,
     )
 
 
@@ -146,7 +153,7 @@ def _sms_safe(text: str) -> str:
 def copy_context(req: dict[str, Any], charter: dict[str, Any], link: str = "") -> dict[str, Any]:
     """The variables every copy template is rendered with."""
     slug = slugify(req["program"])
-    reward = charter.get("referrer_reward") or "$20"
+    reward = charter.get("referrer_reward") or money_for(req).reward()
     friend = charter.get("friend_reward") or reward
     return {
         "program": req["program"], "program_short": _cut(req["program"], 24),
@@ -230,7 +237,7 @@ class OfflineDrafter:
 
     def _checklist(self, call: AgentCall) -> out.Checklist:
         req = call.inputs["request"]
-        return out.Checklist(charter=default_charter(req["program"]),
+        return out.Checklist(charter=default_charter(req),
                              tasks=build_tasks(req, call.inputs["owners"]))
 
     def _tooling_qa(self, call: AgentCall) -> out.Tooling:
@@ -320,8 +327,7 @@ class OfflineDrafter:
 
     def _enablement(self, call: AgentCall) -> out.Enablement:
         req = call.inputs["request"]
-        ctx = copy_context(req, call.inputs.get("charter") or default_charter(
-            req["program"]).model_dump())
+        ctx = copy_context(req, call.inputs.get("charter") or default_charter(req).model_dump())
         data = _data("launch-comms", "support.yaml")
         due = {t["id"]: t["due"] for t in call.inputs.get("tasks", [])}
         launch = dt.date.fromisoformat(req["launch_date"])
@@ -372,7 +378,7 @@ class OfflineDrafter:
         def at(hhmm: str) -> str:
             return clock.hhmm(clock.at(launch, dt.time.fromisoformat(hhmm)))
 
-        ctx = {**copy_context(req, default_charter(req["program"]).model_dump()), "at": at,
+        ctx = {**copy_context(req, default_charter(req).model_dump()), "at": at,
                "channels": ", ".join(CHANNELS[c].label if c in CHANNELS else c
                                      for c in req["channels"]),
                "flag": f"referral-{slugify(req['program'])}-enabled"}
