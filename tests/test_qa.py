@@ -44,7 +44,7 @@ def _tooling() -> dict[str, Any]:
 
 
 def _draft(channel: str, feedback: tuple[str, ...] = ()) -> dict[str, Any]:
-    link = tracking_url(LANDING, program=REQ["program"], channel=channel, segment="power users")
+    link = tracking_url(LANDING, req=REQ, channel=channel, segment="power users")
     return _call("communications", out.CommsDraft, feedback, channel=channel,
                  segment="power users", link=link)
 

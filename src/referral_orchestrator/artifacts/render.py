@@ -25,7 +25,7 @@ from typing import Any
 
 from referral_orchestrator.engine.roster import roster_from_overrides
 from referral_orchestrator.launch import qa
-from referral_orchestrator.launch.channels import CHANNELS, limits, slugify
+from referral_orchestrator.launch.channels import CHANNELS, limits, program_slug, segment_slug
 from referral_orchestrator.launch.pages import landing_page_html, template_env
 from referral_orchestrator.launch.schedule import calendar_for
 from referral_orchestrator.launch.stages import RESPONSE_SLAS, readiness
@@ -108,7 +108,7 @@ def session_times(clock: WallClock, session: dict[str, Any]) -> tuple[dt.datetim
 def runbook_ics(req: dict[str, Any], tasks: list[dict[str, Any]],
                 sessions: list[dict[str, Any]], *, plan_id: str | None = None) -> str:
     """All-day events for task due dates, timed events for sessions and the go-live day."""
-    slug = slugify(req["program"])
+    slug = program_slug(req)
     host = f"{plan_key(req, plan_id)}.{slug}.referral-orchestrator"
     clock = clock_for(req)
     where = "" if clock.zone == "UTC" else f" ({clock.zone})"
@@ -252,13 +252,13 @@ def _render_kit(values: dict[str, Any], out_dir: Path, emit: Any,
         assets = comms[key]["assets"]
         if channel == "landing-page":
             for a in assets:
-                rel = f"landing-page-{slugify(segment)}.html"
-                emit(f"landing_page_{slugify(segment)}", f"comms-kit/{rel}",
+                rel = f"landing-page-{segment_slug(req, segment)}.html"
+                emit(f"landing_page_{segment_slug(req, segment)}", f"comms-kit/{rel}",
                      landing_page_html(a, req))
                 index.append({**a, "file": rel})
             continue
-        rel = f"{channel}-{slugify(segment)}.md"
-        emit(f"comms_{channel}_{slugify(segment)}", f"comms-kit/{rel}", markdown(
+        rel = f"{channel}-{segment_slug(req, segment)}.md"
+        emit(f"comms_{channel}_{segment_slug(req, segment)}", f"comms-kit/{rel}", markdown(
             "asset.md.j2", channel=channel, segment=segment,
             items=[{"a": a, "limits": limits(a["channel"], a["body"])} for a in assets]))
         index += [{**a, "file": rel} for a in assets]

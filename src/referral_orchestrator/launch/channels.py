@@ -1,10 +1,22 @@
-"""The channel catalog: ids, aliases, UTM mediums, copy limits, SMS encoding, and slugs."""
+"""The channel catalog: ids, aliases, UTM mediums, copy limits, SMS encoding, and slugs.
+
+Slugs (UTM values, task-id suffixes, asset file names) are transliterated with
+``python-slugify`` (text-unidecode), so names in any script stay readable:
+"Программа друзей" -> ``programma-druzei``, "顧客紹介" -> ``gu-ke-shao-jie``. A name that
+transliterates to nothing (emoji only) gets ``id-`` and a digest of the name; names of one
+launch whose slugs would collide each get a short digest suffix (:func:`unique_slugs`). The
+digests depend on the name alone, so slugs are stable from run to run.
+"""
 
 from __future__ import annotations
 
-import re
+import base64
+import functools
+import hashlib
 import unicodedata
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from referral_orchestrator.errors import InvalidRequest
 
@@ -65,10 +77,77 @@ def normalize_channel(raw: str) -> str:
     )
 
 
+SLUG_MAX = 60
+
+
+def _digest(text: str, size: int) -> str:
+    raw = hashlib.sha256(unicodedata.normalize("NFC", text).encode()).digest()
+    return base64.b32encode(raw).decode().lower()[:size]
+
+
+@functools.lru_cache(maxsize=1024)
 def slugify(text: str) -> str:
-    """Lower-case ASCII slug: 'Customer Advocates' -> 'customer-advocates'."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-") or "program"
+    """Lower-case ASCII slug of a name in any script.
+
+    'Customer Advocates' -> 'customer-advocates', 'Клиенты' -> 'klienty'; a name with
+    nothing to transliterate ('🎉🎁') -> 'id-' and a digest of it.
+    """
+    from slugify import slugify as transliterate
+
+    return transliterate(text, max_length=SLUG_MAX, word_boundary=True) or (
+        "id-" + _digest(text, 8))
+
+
+@functools.lru_cache(maxsize=256)
+def _unique(names: tuple[str, ...]) -> dict[str, str]:
+    base = {name: slugify(name) for name in names}
+    counts: dict[str, int] = {}
+    for slug in base.values():
+        counts[slug] = counts.get(slug, 0) + 1
+    return {name: f"{slug}-{_digest(name, 6)}" if counts[slug] > 1 else slug
+            for name, slug in base.items()}
+
+
+def unique_slugs(names: Iterable[str]) -> dict[str, str]:
+    """Slugs of the names of one launch, unique: colliding ones get a digest suffix.
+
+    'Café' and 'Cafe' -> 'cafe-<6 chars>' each; names that do not collide keep the plain
+    slug. The suffix is a digest of the name, so it is the same on every run.
+    """
+    return dict(_unique(tuple(dict.fromkeys(names))))
+
+
+def request_slugs(program: str, segments: Iterable[str],
+                  approvers: Iterable[str]) -> dict[str, Any]:
+    """The slugs of a request, as recorded in the plan: program, segments, approvers."""
+    return {"program": slugify(program), "segments": unique_slugs(segments),
+            "approvers": unique_slugs(approvers)}
+
+
+def _slugs(req: Mapping[str, Any]) -> dict[str, Any]:
+    recorded: dict[str, Any] | None = req.get("slugs")
+    # a plan records its slugs, so a later slug rule never renames its files or links
+    return recorded if recorded is not None else request_slugs(
+        req["program"], req.get("audience") or req.get("segments") or (),
+        req.get("approvers") or ())
+
+
+def program_slug(req: Mapping[str, Any]) -> str:
+    """The program's slug in a request (UTM campaign, URLs, feature-flag name)."""
+    slug: str = _slugs(req)["program"]
+    return slug
+
+
+def segment_slug(req: Mapping[str, Any], segment: str) -> str:
+    """A segment's slug, unique within its launch (utm_content, task ids, file names)."""
+    slug: str | None = _slugs(req)["segments"].get(segment)
+    return slug if slug is not None else slugify(segment)
+
+
+def approver_slug(req: Mapping[str, Any], approver: str) -> str:
+    """An approver's slug, unique within its launch (sign-off task ids)."""
+    slug: str | None = _slugs(req)["approvers"].get(approver)
+    return slug if slug is not None else slugify(approver)
 
 
 # Field limits besides the body limit of the channel catalog (characters).

@@ -21,7 +21,15 @@ from urllib.parse import parse_qs, urlsplit
 
 from referral_orchestrator.errors import ReferralError
 
-from .channels import CHANNELS, REF_PARAM, REQUIRED_PARAMS, limits, slugify
+from .channels import (
+    CHANNELS,
+    REF_PARAM,
+    REQUIRED_PARAMS,
+    approver_slug,
+    limits,
+    segment_slug,
+    slugify,
+)
 from .schedule import calendar_for, topological_order
 
 REQUIRED_FUNCTIONS = ("legal", "privacy", "finance", "fraud", "fulfillment", "tracking",
@@ -106,9 +114,9 @@ def link_checks(req: dict[str, Any], tooling: dict[str, Any]) -> list[dict[str, 
         medium = CHANNELS[channel].medium if channel in CHANNELS else slugify(channel)
         if p.get("utm_medium") != medium:
             problems.append(f"utm_medium {p.get('utm_medium')!r} should be {medium!r}")
-        if p.get("utm_content", slugify(segment)) != slugify(segment):
-            problems.append(f"utm_content {p.get('utm_content')!r} should be "
-                            f"{slugify(segment)!r}")
+        content = segment_slug(req, segment)
+        if p.get("utm_content", content) != content:
+            problems.append(f"utm_content {p.get('utm_content')!r} should be {content!r}")
         for name, seen in (("utm_campaign", campaigns), ("utm_source", sources),
                            (REF_PARAM, refs)):
             if len(seen) > 1:
@@ -176,12 +184,12 @@ def task_checks(tasks: list[dict[str, Any]], req: dict[str, Any]) -> list[dict[s
         results.append(check("tasks.channels", ok, "creative task present" if ok
                              else f"no creative task for {channel}", channel))
     for segment in req["audience"]:
-        ok = any(t["id"].endswith("-" + slugify(segment)) for t in live)
+        ok = any(t["id"].endswith("-" + segment_slug(req, segment)) for t in live)
         results.append(check("tasks.segments", ok, "audience task present" if ok
                              else f"no task builds the {segment} audience", segment))
     for approver in req["approvers"]:
-        ok = any(t["function"] == "approval" and t["id"].endswith("-" + slugify(approver))
-                 for t in live)
+        suffix = "-" + approver_slug(req, approver)
+        ok = any(t["function"] == "approval" and t["id"].endswith(suffix) for t in live)
         results.append(check("tasks.approvers", ok, "sign-off task present" if ok
                              else f"no sign-off task for {approver}", approver))
     ids = [t["id"] for t in tasks]

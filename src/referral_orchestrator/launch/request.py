@@ -5,13 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import unicodedata
 from collections.abc import Iterable, Sequence
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, computed_field
 
 from referral_orchestrator.errors import InvalidRequest
 
-from .channels import normalize_channel, slugify, supported_channels
+from .channels import normalize_channel, request_slugs, supported_channels
 from .money import default_currency, normalize_currency
 from .schedule import DEFAULT_COUNTRY, normalize_country, normalize_subdivision
 from .zones import ZoneSource, default_timezone, normalize_timezone
@@ -46,7 +46,17 @@ class LaunchRequest(BaseModel):
     @property
     def program_slug(self) -> str:
         """A URL-safe id of the program, used in UTM campaigns and referral codes."""
-        return slugify(self.program)
+        slug: str = self.slugs["program"]
+        return slug
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def slugs(self) -> dict[str, Any]:
+        """Slugs of the program, segments and approvers, unique within the launch.
+
+        Recorded in the plan, so its task ids, files and links keep their names.
+        """
+        return request_slugs(self.program, self.audience, self.approvers)
 
     @property
     def audience(self) -> tuple[str, ...]:
@@ -73,7 +83,8 @@ def _check_name(value: str, what: str, flag: str, limit: int = MAX_NAME) -> str:
             f"{what} {name!r} looks like a path: drop '/', '\\' and '..' from {flag}",
             code="path_in_name",
         )
-    if not any(ch.isalnum() for ch in name):
+    # Emoji are names people use for segments ("🎁🎉"); punctuation alone is not a name.
+    if not any(ch.isalnum() or unicodedata.category(ch) == "So" for ch in name):
         raise InvalidRequest(
             f"{what} {name!r} has no letters or digits: pass a readable name with {flag}",
             code="bad_name",

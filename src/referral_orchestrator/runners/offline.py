@@ -30,7 +30,16 @@ from pydantic import BaseModel
 from referral_orchestrator.errors import ReferralError
 from referral_orchestrator.launch import outputs as out
 from referral_orchestrator.launch import qa
-from referral_orchestrator.launch.channels import CHANNELS, REF_PARAM, is_gsm7, limits, slugify
+from referral_orchestrator.launch.channels import (
+    CHANNELS,
+    REF_PARAM,
+    approver_slug,
+    is_gsm7,
+    limits,
+    program_slug,
+    segment_slug,
+    slugify,
+)
 from referral_orchestrator.launch.content import load_yaml, skill_file
 from referral_orchestrator.launch.money import money_for
 from referral_orchestrator.launch.schedule import calendar_for
@@ -81,7 +90,7 @@ def default_charter(req: dict[str, Any]) -> out.Charter:
     The reward is in the launch's currency, written for its country (``$20``, ``20 €``,
     ``¥3,000``: ``incentive-design/rewards.yaml``).
     """
-    slug = slugify(req["program"])
+    slug = program_slug(req)
     reward = money_for(req).reward()
     return out.Charter(
         incentive=f"Double-sided account credit: {reward} for the referrer and {reward} for "
@@ -96,13 +105,17 @@ def default_charter(req: dict[str, Any]) -> out.Charter:
     )
 
 
-def tracking_url(landing_url: str, *, program: str, channel: str, segment: str) -> str:
-    """The tracking link of one channel and segment (UTM + referral-code parameter)."""
+def tracking_url(landing_url: str, *, req: dict[str, Any], channel: str, segment: str) -> str:
+    """The tracking link of one channel and segment (UTM + referral-code parameter).
+
+    ``utm_campaign`` is the program's slug and ``utm_content`` the segment's, unique within
+    the launch, so every segment has its own link and short link.
+    """
     parts = urlsplit(landing_url)
     params = [*parse_qsl(parts.query), ("utm_source", "referral"),
               ("utm_medium", CHANNELS[channel].medium if channel in CHANNELS
                else slugify(channel)),
-              ("utm_campaign", slugify(program)), ("utm_content", slugify(segment)),
+              ("utm_campaign", program_slug(req)), ("utm_content", segment_slug(req, segment)),
               (REF_PARAM, REF_PLACEHOLDER)]
     return urlunsplit(parts._replace(query=urlencode(params)))
 
@@ -152,7 +165,7 @@ def _sms_safe(text: str) -> str:
 
 def copy_context(req: dict[str, Any], charter: dict[str, Any], link: str = "") -> dict[str, Any]:
     """The variables every copy template is rendered with."""
-    slug = slugify(req["program"])
+    slug = program_slug(req)
     reward = charter.get("referrer_reward") or money_for(req).reward()
     friend = charter.get("friend_reward") or reward
     return {
@@ -246,7 +259,7 @@ class OfflineDrafter:
         links = []
         for c in req["channels"]:
             for s in req["audience"]:
-                url = tracking_url(landing, program=req["program"], channel=c, segment=s)
+                url = tracking_url(landing, req=req, channel=c, segment=s)
                 links.append(out.TrackingLink(channel=c, segment=s, url=url,
                                               short_url=short_link(url)))
         return out.Tooling(
@@ -295,7 +308,7 @@ class OfflineDrafter:
         """Copy context of the shared assets (partner kit, landing page) and the partner link."""
         req, charter = call.inputs["request"], call.inputs["charter"]
         landing = call.inputs["landing_url"]
-        link = tracking_url(landing, program=req["program"], channel="partner-portal",
+        link = tracking_url(landing, req=req, channel="partner-portal",
                             segment="partners")
         return {**copy_context(req, charter, link), "landing_url": landing}, link
 
@@ -381,7 +394,7 @@ class OfflineDrafter:
         ctx = {**copy_context(req, default_charter(req).model_dump()), "at": at,
                "channels": ", ".join(CHANNELS[c].label if c in CHANNELS else c
                                      for c in req["channels"]),
-               "flag": f"referral-{slugify(req['program'])}-enabled"}
+               "flag": f"referral-{program_slug(req)}-enabled"}
 
         def r(text: str) -> str:
             return _render(text, **ctx)
@@ -446,9 +459,9 @@ def build_tasks(req: dict[str, Any], owners: dict[str, str]) -> list[out.Task]:
             fan = [(c, {"channel": CHANNELS[c].label if c in CHANNELS else c})
                    for c in req["channels"] if not only or c in only]
         elif spec.get("per") == "segment":
-            fan = [(slugify(s), {"segment": s}) for s in req["audience"]]
+            fan = [(segment_slug(req, s), {"segment": s}) for s in req["audience"]]
         elif spec.get("per") == "approver":
-            fan = [(slugify(a), {"approver": a}) for a in req["approvers"]]
+            fan = [(approver_slug(req, a), {"approver": a}) for a in req["approvers"]]
         elif only and not set(only) & set(req["channels"]):
             fan = []
         for suffix, fmt in fan:
