@@ -25,7 +25,14 @@ from typing import Any
 
 from referral_orchestrator.engine.roster import roster_from_overrides
 from referral_orchestrator.launch import qa
-from referral_orchestrator.launch.channels import CHANNELS, limits, program_slug, segment_slug
+from referral_orchestrator.launch.channels import (
+    CHANNELS,
+    limits,
+    measure,
+    program_slug,
+    segment_slug,
+    sms_encoding,
+)
 from referral_orchestrator.launch.pages import landing_page_html, template_env
 from referral_orchestrator.launch.schedule import calendar_for
 from referral_orchestrator.launch.stages import RESPONSE_SLAS, readiness
@@ -241,6 +248,14 @@ def _drop_stale(folder: Path, keep: set[str]) -> None:
             path.unlink()
 
 
+def _kit_item(asset: dict[str, Any]) -> dict[str, Any]:
+    """An asset with its limits and lengths as the channel counts them (SMS: encoding)."""
+    caps = limits(asset["channel"], asset["body"])
+    return {"a": asset, "limits": caps,
+            "lengths": {f: measure(asset["channel"], f, asset.get(f) or "") for f in caps},
+            "sms": sms_encoding(asset["body"]) if asset["kind"] == "sms" else None}
+
+
 def _render_kit(values: dict[str, Any], out_dir: Path, emit: Any,
                 markdown: Any) -> dict[str, str]:
     req = values["request"]
@@ -260,7 +275,7 @@ def _render_kit(values: dict[str, Any], out_dir: Path, emit: Any,
         rel = f"{channel}-{segment_slug(req, segment)}.md"
         emit(f"comms_{channel}_{segment_slug(req, segment)}", f"comms-kit/{rel}", markdown(
             "asset.md.j2", channel=channel, segment=segment,
-            items=[{"a": a, "limits": limits(a["channel"], a["body"])} for a in assets]))
+            items=[_kit_item(a) for a in assets]))
         index += [{**a, "file": rel} for a in assets]
     shared = [a for key in ("landing-page", "partner-kit")
               for a in (comms.get(key) or {}).get("assets", [])]

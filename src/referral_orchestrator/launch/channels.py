@@ -160,22 +160,84 @@ _FIELD_LIMITS: dict[str, dict[str, int]] = {
     "landing-page": {"title": 70, "cta_label": 25},
     "partner-portal": {"title": 80, "cta_label": 25},
 }
-# GSM 03.38 basic character set: SMS outside it is sent as UCS-2 with 70 characters a part.
-_GSM7 = set("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLM"
-            "NOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà^{}\\[~]|€")
+# GSM 03.38: the basic set costs one septet a character; the extension table (form feed
+# ^ { } \ [ ~ ] | €) costs two (an escape, then the character). One character outside both
+# sends the whole message as UCS-2, where a character costs one UTF-16 unit (an emoji two).
+_GSM7_BASIC = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLM"
+    "NOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà")
+GSM7_EXTENSION = frozenset("\f^{}\\[~]|€")
+_GSM7 = _GSM7_BASIC | GSM7_EXTENSION
+# (single message, per part of a multipart message): the User Data Header of a
+# concatenated SMS takes 6 octets of each part's 140.
+SMS_LIMITS = {"GSM-7": (160, 153), "UCS-2": (70, 67)}
 
 
 def is_gsm7(text: str) -> bool:
-    """True when an SMS body fits the GSM-7 alphabet (160 characters a part)."""
+    """True when an SMS body fits the GSM-7 alphabet (basic set or extension table)."""
     return all(ch in _GSM7 for ch in text)
 
 
+@dataclass(frozen=True)
+class SmsEncoding:
+    """How an SMS body goes over the air: encoding, length in units, number of parts."""
+
+    encoding: str  # "GSM-7" or "UCS-2"
+    units: int  # GSM-7 septets or UCS-2 (UTF-16) code units
+    parts: int
+    single: int  # units that fit one message
+    per_part: int  # units per part once the message is split
+
+    def describe(self) -> str:
+        """``GSM-7, 1 part (158/160 units)`` - the line the comms kit shows."""
+        plural = "s" if self.parts != 1 else ""
+        return (f"{self.encoding}, {self.parts} part{plural} ({self.units}/{self.single} units"
+                + (f"; {self.per_part} per part when split)" if self.parts > 1 else ")"))
+
+
+def _cost(ch: str, encoding: str) -> int:
+    if encoding == "GSM-7":
+        return 2 if ch in GSM7_EXTENSION else 1
+    return 2 if ord(ch) > 0xFFFF else 1  # a surrogate pair
+
+
+def sms_encoding(text: str) -> SmsEncoding:
+    """Encoding, units and parts of an SMS body, as a carrier counts them.
+
+    A two-unit character (an escaped GSM-7 extension character, a surrogate pair) is never
+    split across parts, so a split message can need one part more than ``units / per_part``.
+    """
+    encoding = "GSM-7" if is_gsm7(text) else "UCS-2"
+    single, per_part = SMS_LIMITS[encoding]
+    costs = [_cost(ch, encoding) for ch in text]
+    units = sum(costs)
+    parts = 1
+    if units > single:
+        used = 0
+        for cost in costs:
+            if used + cost > per_part:
+                parts, used = parts + 1, 0
+            used += cost
+    return SmsEncoding(encoding, units, parts, single, per_part)
+
+
+def measure(channel: str, field: str, value: str) -> int:
+    """The length of a field as its channel counts it: SMS bodies in GSM-7/UCS-2 units."""
+    if channel == "sms" and field == "body":
+        return sms_encoding(value).units
+    return len(value)
+
+
 def limits(channel: str, body: str = "") -> dict[str, int]:
-    """Character limits per asset field of a channel (``body`` refines the SMS limit)."""
+    """Limits per asset field of a channel (``body`` refines the SMS limit).
+
+    An SMS must fit one message: 160 GSM-7 units, or 70 UCS-2 units when any character is
+    outside GSM-7 (see :func:`measure`).
+    """
     out = dict(_FIELD_LIMITS.get(channel, {}))
     spec = CHANNELS.get(channel)
     if spec is not None and spec.max_chars is not None:
         out["body"] = spec.max_chars
-        if channel == "sms" and body and not is_gsm7(body):
-            out["body"] = 70
+        if channel == "sms":
+            out["body"] = sms_encoding(body).single
     return out

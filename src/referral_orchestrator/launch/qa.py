@@ -27,8 +27,10 @@ from .channels import (
     REQUIRED_PARAMS,
     approver_slug,
     limits,
+    measure,
     segment_slug,
     slugify,
+    sms_encoding,
 )
 from .schedule import calendar_for, topological_order
 
@@ -52,11 +54,27 @@ def check_ids(notes: Iterable[str]) -> set[str]:
     return {m.group(1) for n in notes if (m := _CHECK_ID.match(n))}
 
 
+def _sizes(asset: dict[str, Any]) -> list[tuple[str, int, int]]:
+    kind = asset.get("kind", asset["channel"])
+    caps = limits(kind, asset.get("body", ""))
+    return [(name, measure(kind, name, asset.get(name) or ""), cap) for name, cap in caps.items()]
+
+
+def _size(name: str, size: int, cap: int, asset: dict[str, Any]) -> str:
+    if asset.get("kind", asset["channel"]) == "sms" and name == "body":
+        sms = sms_encoding(asset.get("body", ""))
+        return f"body {size}/{cap} {sms.encoding} units ({sms.parts} part{'s' * (sms.parts > 1)})"
+    return f"{name} {size}/{cap}"
+
+
 def length_problems(asset: dict[str, Any]) -> list[str]:
-    """Fields of an asset over their channel's limit, as ``"field n/limit"``."""
-    caps = limits(asset.get("kind", asset["channel"]), asset.get("body", ""))
-    return [f"{name} {len(asset.get(name) or '')}/{cap}" for name, cap in caps.items()
-            if len(asset.get(name) or "") > cap]
+    r"""Fields of an asset over their channel's limit, as ``"field n/limit"``.
+
+    SMS bodies are counted in units of their encoding: GSM-7 extension characters
+    (``€ [ ] { } ^ ~ | \``) cost two, and any character outside GSM-7 switches the whole
+    message to UCS-2 with 70 units - an SMS over its limit goes out as several messages.
+    """
+    return [_size(name, size, cap, asset) for name, size, cap in _sizes(asset) if size > cap]
 
 
 def _local(host: str) -> bool:
@@ -255,8 +273,7 @@ def asset_checks(asset: dict[str, Any], key: str, link: str | None, *,
     kind = asset["kind"]
     if limits(kind):
         over = length_problems(asset)
-        caps = limits(kind, asset.get("body", ""))
-        sizes = ", ".join(f"{f} {len(asset.get(f) or '')}/{c}" for f, c in caps.items())
+        sizes = ", ".join(_size(*s, asset) for s in _sizes(asset))
         yield check("comms.length", not over, "over limit: " + "; ".join(over) if over
                     else sizes, key)
     if kind == "email":

@@ -36,9 +36,11 @@ from referral_orchestrator.launch.channels import (
     approver_slug,
     is_gsm7,
     limits,
+    measure,
     program_slug,
     segment_slug,
     slugify,
+    sms_encoding,
 )
 from referral_orchestrator.launch.content import load_yaml, skill_file
 from referral_orchestrator.launch.money import money_for
@@ -154,13 +156,53 @@ def _fit(text: str, limit: int, keep_from: str = "") -> str:
     return _cut(text[:at].rstrip(), limit - len(tail) - 1) + " " + tail
 
 
-def _sms_safe(text: str) -> str:
-    """Fold characters outside GSM-7 to ASCII so the SMS keeps its 160-character limit."""
-    if is_gsm7(text):
-        return text
-    return "".join(ch if is_gsm7(ch) else
-                   unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode()
-                   for ch in text)
+_SMS_PLAIN = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"',
+                            "\u2013": "-", "\u2014": "-", "\u2026": "...", "\u00a0": " "})
+
+
+def _sms_text(text: str, currency: str) -> str:
+    """Keep an SMS in GSM-7 where that loses nothing a reader needs.
+
+    Typographic quotes, dashes and no-break spaces become plain ones, a Latin letter GSM-7
+    lacks loses its accent (``ç`` -> ``c``), and a currency symbol outside GSM-7 becomes the
+    ISO code (``₹1,500`` -> ``INR 1,500``). Other scripts stay as written: such a message is
+    UCS-2, with 70 units to a message (see ``channels.sms_encoding``).
+    """
+    text = text.translate(_SMS_PLAIN)
+    symbols = {ch for ch in text if unicodedata.category(ch) == "Sc" and not is_gsm7(ch)}
+    if symbols:
+        pattern = re.compile(r"(?P<pre>\S?) ?[" + re.escape("".join(sorted(symbols)))
+                             + r"] ?(?P<post>\S?)")
+
+        def code(m: re.Match[str]) -> str:
+            pre, post = m.group("pre"), m.group("post")
+            return (pre + (" " if pre else "") + currency
+                    + (" " if post[:1].isalnum() else "") + post)
+
+        text = pattern.sub(code, text)
+
+    def fold(ch: str) -> str:
+        base = unicodedata.normalize("NFKD", ch)[:1]
+        keep = is_gsm7(ch) or not unicodedata.category(ch).startswith("L")
+        return ch if keep or not (base.isascii() and base.isalpha()) else base
+
+    return "".join(map(fold, text))
+
+
+def _fit_sms(text: str, cap: int, keep_from: str = "") -> str:
+    """Fit an SMS body in ``cap`` units of its encoding (GSM-7 extension characters: 2)."""
+    while (units := sms_encoding(text).units) > cap:
+        shorter = _fit(text, len(text) - (units - cap), keep_from)
+        if len(shorter) >= len(text):  # only the kept link is left: cut it too
+            shorter = _cut(text, len(text) - (units - cap))
+        text = shorter
+    return text
+
+
+def _fit_field(channel: str, name: str, text: str, cap: int, keep_from: str = "") -> str:
+    if channel == "sms" and name == "body":
+        return _fit_sms(text, cap, keep_from)
+    return _fit(text, cap, keep_from)
 
 
 def copy_context(req: dict[str, Any], charter: dict[str, Any], link: str = "") -> dict[str, Any]:
@@ -170,6 +212,7 @@ def copy_context(req: dict[str, Any], charter: dict[str, Any], link: str = "") -
     friend = charter.get("friend_reward") or reward
     return {
         "program": req["program"], "program_short": _cut(req["program"], 24),
+        "currency": money_for(req).currency,
         "reward": reward, "friend_reward": friend,
         "both_get": f"you both get {reward}" if reward == friend
         else f"you get {reward} and your friend gets {friend}",
@@ -201,14 +244,15 @@ def draft_asset(spec: dict[str, Any], *, kind: out.AssetKind, channel: str, segm
     for variant in (variants[-1:] if tight else variants):
         data = {k: _render(str(v), **ctx) for k, v in {**fixed, **variant}.items()}
         if kind == "sms":
-            data["body"] = _sms_safe(data["body"])
+            data["body"] = _sms_text(data["body"], ctx["currency"])
         if not qa.length_problems({"channel": channel, **data}):
             break
     caps = limits(channel, data.get("body", ""))
     for name, cap in caps.items():
         target = int(cap * 0.9) if tight else cap
-        if len(data.get(name, "")) > target:
-            data[name] = _fit(data[name], target, ctx.get("short_link", ""))
+        if measure(channel, name, data.get(name, "")) > target:
+            data[name] = _fit_field(channel, name, data[name], target,
+                                    ctx.get("short_link", ""))
     return out.Asset(
         kind=kind, channel=channel, segment=segment, title=data.get("title", ""),
         preheader=data.get("preheader", ""), body=data.get("body", ""),
@@ -221,7 +265,8 @@ def draft_asset(spec: dict[str, Any], *, kind: out.AssetKind, channel: str, segm
 def _repair(asset: out.Asset, ctx: dict[str, Any], failed: set[str]) -> out.Asset:
     """Fix what the failed checks named (a retry with modification)."""
     if "comms.sms_optout" in failed and asset.kind == "sms" and "STOP" not in asset.body:
-        asset.body = _fit(asset.body, limits("sms")["body"] - len(OPT_OUT) - 1) + " " + OPT_OUT
+        room = limits("sms", asset.body)["body"] - len(OPT_OUT) - 1
+        asset.body = _fit_sms(asset.body, room) + " " + OPT_OUT
     if "comms.email_footer" in failed and asset.kind == "email":
         asset.footer = (f"Unsubscribe: {ctx['unsubscribe_url']} | Manage preferences: "
                         f"{ctx['preferences_url']}\n{ctx['postal_address']}")
@@ -232,7 +277,8 @@ def _repair(asset: out.Asset, ctx: dict[str, Any], failed: set[str]) -> out.Asse
     if failed & {"comms.sms_optout", "comms.disclosure", "comms.short_link"}:
         caps = limits(asset.channel, asset.body)
         if "body" in caps:
-            asset.body = _fit(asset.body, caps["body"], asset.short_url or "http")
+            asset.body = _fit_field(asset.channel, "body", asset.body, caps["body"],
+                                    asset.short_url or "http")
     return asset
 
 
