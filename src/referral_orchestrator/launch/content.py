@@ -3,6 +3,8 @@
 In a wheel they live in ``referral_orchestrator/_content``; in a source checkout they are
 the top-level folders of the repository. Everything read from them is validated against
 the JSON Schemas in ``schemas/`` so a broken agent file fails loudly, not mid-launch.
+Files saved on Windows load too: a UTF-8 byte-order mark is dropped and CRLF (or CR) line
+ends read as LF (:func:`read_content`).
 """
 
 from __future__ import annotations
@@ -33,11 +35,21 @@ def content_root() -> Path:
     raise ReferralError("content folders not found: reinstall referral-orchestrator")
 
 
+def clean_text(text: str) -> str:
+    """Text as written on any platform: no byte-order mark, LF line ends."""
+    return text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+
+
+def read_content(path: Path) -> str:
+    """Read a content file (UTF-8, with or without a BOM, any line ends) as clean text."""
+    return clean_text(path.read_bytes().decode("utf-8"))
+
+
 @functools.cache
 def load_schema(name: str) -> dict[str, Any]:
     """Load ``schemas/<name>.schema.json``."""
     path = content_root() / "schemas" / f"{name}.schema.json"
-    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    data: dict[str, Any] = json.loads(read_content(path))
     return data
 
 
@@ -64,12 +76,13 @@ _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml is ~10x 
 
 
 def load_yaml(text: str) -> Any:
-    """Safe YAML load, with libyaml's C loader when it is available."""
-    return yaml.load(text, Loader=_YAML_LOADER)
+    """Safe YAML load, with libyaml's C loader when it is available (BOM and CRLF allowed)."""
+    return yaml.load(clean_text(text), Loader=_YAML_LOADER)
 
 
 def split_front_matter(text: str, source: str) -> tuple[dict[str, Any], str]:
-    """Split a Markdown file into its YAML front matter and body."""
+    """Split a Markdown file into its YAML front matter and body (BOM and CRLF allowed)."""
+    text = clean_text(text)
     if not text.startswith("---\n"):
         raise ReferralError(f"{source}: missing YAML front matter (start the file with ---)")
     end = text.find("\n---", 4)
@@ -121,7 +134,7 @@ def load_agents() -> dict[str, AgentSpec]:
     """Load and validate every ``agents/*.md``; file stem must equal ``name``."""
     agents: dict[str, AgentSpec] = {}
     for path in sorted((content_root() / "agents").glob("*.md")):
-        meta, body = split_front_matter(path.read_text(encoding="utf-8"), f"agents/{path.name}")
+        meta, body = split_front_matter(read_content(path), f"agents/{path.name}")
         _validated(meta, "agent", f"agents/{path.name}")
         if meta["name"] != path.stem:
             raise ReferralError(f"agents/{path.name}: name {meta['name']!r} must match file stem")
@@ -147,7 +160,7 @@ def load_skills() -> dict[str, SkillSpec]:
     skills: dict[str, SkillSpec] = {}
     for path in sorted((content_root() / "skills").glob("*/SKILL.md")):
         source = f"skills/{path.parent.name}/SKILL.md"
-        meta, body = split_front_matter(path.read_text(encoding="utf-8"), source)
+        meta, body = split_front_matter(read_content(path), source)
         _validated(meta, "skill", source)
         if meta["name"] != path.parent.name:
             raise ReferralError(f"{source}: name {meta['name']!r} must match its folder")
@@ -163,4 +176,4 @@ def skill_file(skill: str, relative: str) -> Path:
 @functools.cache
 def load_prompt(name: str) -> str:
     """Text of ``prompts/<name>.md``."""
-    return (content_root() / "prompts" / f"{name}.md").read_text(encoding="utf-8")
+    return read_content(content_root() / "prompts" / f"{name}.md")

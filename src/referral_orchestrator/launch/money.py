@@ -18,7 +18,7 @@ from typing import Any
 
 from referral_orchestrator.errors import InvalidRequest
 
-from .content import load_yaml, skill_file
+from .content import load_yaml, read_content, skill_file
 
 _PATTERN_FRACTION = re.compile(r"0\.0+")
 # CLDR's currency spacing, which babel does not apply: "PLN 80", not "PLN80".
@@ -62,8 +62,8 @@ def money_locale(country: str) -> str:
 
 @functools.cache
 def _amounts() -> dict[str, Any]:
-    data: dict[str, Any] = load_yaml(skill_file("incentive-design", "rewards.yaml").read_text(
-        encoding="utf-8"))
+    data: dict[str, Any] = load_yaml(read_content(skill_file("incentive-design",
+                                                            "rewards.yaml")))
     return data
 
 

@@ -23,7 +23,9 @@ def _cell(value: Any) -> str:
 def template_env() -> Environment:
     skills = load_skills()
     folders = [str(skills[name].path / "templates") for name in TEMPLATE_SKILLS]
-    env = Environment(loader=FileSystemLoader(folders), undefined=StrictUndefined,
+    # utf-8-sig: a template saved with a byte-order mark (Windows) renders without it
+    env = Environment(loader=FileSystemLoader(folders, encoding="utf-8-sig"),
+                      undefined=StrictUndefined,
                       autoescape=select_autoescape(["html", "html.j2"]), trim_blocks=True,
                       lstrip_blocks=True, keep_trailing_newline=True)
     env.filters["cell"] = _cell

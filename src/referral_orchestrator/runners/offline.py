@@ -42,7 +42,7 @@ from referral_orchestrator.launch.channels import (
     slugify,
     sms_encoding,
 )
-from referral_orchestrator.launch.content import load_yaml, skill_file
+from referral_orchestrator.launch.content import load_yaml, read_content, skill_file
 from referral_orchestrator.launch.money import money_for
 from referral_orchestrator.launch.schedule import calendar_for
 from referral_orchestrator.launch.stages import RESPONSE_SLAS, stage_slug
@@ -59,7 +59,7 @@ _TEXT = ("title", "preheader", "body", "cta_label", "footer", "disclosure", "sen
 
 @functools.cache
 def _data(skill: str, name: str) -> Any:
-    return load_yaml(skill_file(skill, name).read_text(encoding="utf-8"))
+    return load_yaml(read_content(skill_file(skill, name)))
 
 
 @functools.lru_cache(maxsize=512)
@@ -362,8 +362,7 @@ class OfflineDrafter:
         charter = call.inputs["charter"]
         ctx, link = self._shared_context(call)
         copy = _data("launch-comms", "copy.yaml")
-        template = skill_file("launch-comms", "templates/partner-kit-body.md.j2").read_text(
-            encoding="utf-8")
+        template = read_content(skill_file("launch-comms", "templates/partner-kit-body.md.j2"))
         kit = copy["partner_kit"]
         partner = out.Asset(
             kind="partner-kit", channel="partner-portal", segment="partners",
