@@ -55,7 +55,7 @@ def test_approval_deadlines_and_due_dates_follow_the_countrys_calendar(
                for t in plan["tasks"])
     assert plan["request"]["normalized"]["country"] == country
     runbook = (workdir / "out" / "runbook.md").read_text()
-    assert "public holidays of" in runbook and f"({country})" in runbook
+    assert "holidays of" in runbook and f"({country})" in runbook
 
 
 def test_a_subdivision_adds_its_regional_holidays(workdir: Path) -> None:

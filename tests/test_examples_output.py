@@ -1,22 +1,25 @@
-"""examples/output/ is what the seed command writes today, byte for byte."""
+"""examples/output/ (the seed) and examples/output-ja/ are what the launches write today."""
 
 from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from types import ModuleType
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 OUTPUT = ROOT / "examples" / "output"
+OUTPUT_JA = ROOT / "examples" / "output-ja"
 
 
-def _generate(dest: Path) -> list[Path]:
+def _regen() -> ModuleType:
     spec = importlib.util.spec_from_file_location("regen_examples",
                                                   ROOT / "scripts" / "regen_examples.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    files: list[Path] = module.generate(dest)
-    return files
+    return module
 
 
 def _tree(root: Path, screenshots: bool = True) -> dict[str, bytes]:
@@ -25,13 +28,15 @@ def _tree(root: Path, screenshots: bool = True) -> dict[str, bytes]:
             if p.is_file() and (screenshots or p.suffix != ".png")}
 
 
-def test_checked_in_example_output_matches_a_fresh_seed_run(tmp_path: Path) -> None:
-    _generate(tmp_path / "output")
+@pytest.mark.parametrize("name", ["output", "output-ja"])
+def test_checked_in_example_output_matches_a_fresh_run(tmp_path: Path, name: str) -> None:
+    _regen().generate(tmp_path / name, name)
     # screenshots are pixels of the local fonts: present (below), not compared byte for byte
-    fresh, checked_in = _tree(tmp_path / "output"), _tree(OUTPUT, screenshots=False)
+    fresh = _tree(tmp_path / name)
+    checked_in = _tree(ROOT / "examples" / name, screenshots=False)
     stale = sorted(set(fresh) ^ set(checked_in)) + sorted(
-        name for name in set(fresh) & set(checked_in) if fresh[name] != checked_in[name])
-    assert not stale, f"examples/output is stale ({stale}): run python scripts/regen_examples.py"
+        n for n in set(fresh) & set(checked_in) if fresh[n] != checked_in[n])
+    assert not stale, f"examples/{name} is stale ({stale}): run python scripts/regen_examples.py"
 
 
 def test_example_output_holds_the_runbook_comms_kit_and_monitoring_plan() -> None:
@@ -48,3 +53,17 @@ def test_example_output_holds_the_runbook_comms_kit_and_monitoring_plan() -> Non
         assert int.from_bytes(png[16:20], "big") == width  # IHDR width: one CSS px per pixel
     assert not any("plan-2" in text.decode()
                    for text in _tree(OUTPUT, screenshots=False).values())
+
+
+def test_the_japanese_example_keeps_japans_calendar_clock_currency_and_segments() -> None:
+    files = _tree(OUTPUT_JA)
+    runbook = files["runbook.md"].decode()
+    assert "Japan (JP)" in runbook and "Asia/Tokyo" in runbook and "11:00 JST" in runbook
+    golden_week = ("2027-04-29", "2027-05-03", "2027-05-04", "2027-05-05")
+    assert not any(f",{day}," in files["runbook.csv"].decode() for day in golden_week)
+    kit = "".join(v.decode() for k, v in files.items() if k.startswith("comms-kit/"))
+    assert "¥3,000" in kit and "$" not in kit
+    for slug in ("roiyarugu-ke", "xin-gui-hui-yuan"):
+        assert {f"comms-kit/email-{slug}.md", f"comms-kit/sms-{slug}.md"} <= set(files)
+    assert "Encoding: GSM-7, 1 part" in files["comms-kit/sms-roiyarugu-ke.md"].decode()
+    assert not any("plan-2" in text.decode() for text in files.values())

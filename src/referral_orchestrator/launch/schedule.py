@@ -46,6 +46,13 @@ def _year(country: str, subdivision: str | None, year: int) -> dict[dt.date, str
 
 
 @functools.cache
+def _has_bank(country: str) -> bool:
+    import holidays
+
+    return holidays.BANK in _holiday_set(country, None, ()).supported_categories
+
+
+@functools.cache
 def _weekend(country: str) -> frozenset[int]:
     return frozenset(getattr(_holiday_set(country, None, ()), "weekend", {5, 6}))
 
@@ -147,7 +154,8 @@ class BusinessCalendar:
         span = (f"{_DAY_NAMES[workdays[0]]}-{_DAY_NAMES[workdays[-1]]}"
                 if workdays == list(range(workdays[0], workdays[-1] + 1))
                 else ", ".join(_DAY_NAMES[d] for d in workdays))
-        return f"{span}, except public holidays of {where} from the holidays package"
+        kinds = "public and bank" if _has_bank(self.country) else "public"
+        return f"{span}, except the {kinds} holidays of {where} (holidays package)"
 
 
 def calendar_for(req: Mapping[str, Any]) -> BusinessCalendar:

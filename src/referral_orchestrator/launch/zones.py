@@ -139,13 +139,13 @@ class WallClock:
         """One line for the runbook and monitoring plan: which clock the times are on."""
         if self.zone == UTC_ZONE and self._anchor is None:
             return "UTC" + (" (as given with --timezone)" if self.source == "given" else "")
-        if self.zone != UTC_ZONE:
-            how = ("as given with --timezone" if self.source == "given"
-                   else f"the time zone of {self.country}")
-            return f"local wall-clock time in {self.zone} ({how})"
         from babel import Locale
 
         name = Locale("en").territories.get(self.country, self.country)
+        if self.zone != UTC_ZONE:
+            how = ("as given with --timezone" if self.source == "given"
+                   else f"the time zone of {name}")
+            return f"local wall-clock time in {self.zone} ({how})"
         return (f"UTC: {name} ({self.country}) has several time zones and no --timezone was "
                 f"given, so times follow office hours in {self._anchor} standard time, "
                 "written in UTC; pass --timezone for local wall-clock times")
