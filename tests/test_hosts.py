@@ -87,6 +87,19 @@ def test_launch_tool_returns_the_json_document_and_bad_input_as_a_fixable_error(
     assert error.startswith("error (")
 
 
+def test_launch_tool_and_graph_input_take_the_country_timezone_and_currency(
+    orch: Orchestrator,
+) -> None:
+    data = json.loads(as_tool(orch).invoke({
+        "program": ARGS[0], "launch_date": ARGS[1], "channels": ["email"], "as_of": AS_OF,
+        "country": "DE", "subdivision": "BY", "currency": "CHF"}))
+    req = orch.status(data["plan_id"]).plan["request"]["normalized"]
+    assert (req["country"], req["subdivision"], req["timezone"], req["currency"]) == (
+        "DE", "BY", "Europe/Berlin", "CHF")
+    values = launch_input(*ARGS, as_of=AS_OF, country="JP", timezone="UTC")
+    assert (values["request"]["timezone"], values["request"]["currency"]) == ("UTC", "JPY")
+
+
 def test_host_tool_node_runs_launch_then_approve_calls_from_a_model(orch: Orchestrator) -> None:
     tools = as_tools(orch)
     assert [t.name for t in tools] == ["launch_referral_program", "approve_referral_launch",

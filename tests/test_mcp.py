@@ -53,6 +53,8 @@ def test_server_lists_the_five_tools_with_input_schemas(tmp_path: Path) -> None:
                                        "status", "list_plans"}
     launch = next(t for t in tools if t.name == "launch_program")
     assert set(launch.input_schema["required"]) == {"program", "launch_date", "channels"}
+    assert {"country", "subdivision", "timezone", "currency"} <= set(
+        launch.input_schema["properties"])
     decision = next(t for t in tools if t.name == "escalation_decision")
     assert decision.input_schema["properties"]["decision"]["enum"] == [
         "proceed", "descope", "postpone", "halt"]

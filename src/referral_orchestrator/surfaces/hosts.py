@@ -203,6 +203,13 @@ def as_tools(orchestrator: Orchestrator | None = None, *,
         approvers: list[str] | None = Field(None, description="stakeholders gating go-live")
         as_of: str | None = Field(None, description="planning date YYYY-MM-DD (default today)")
         pattern: Literal["diamond", "pipeline"] = "diamond"
+        country: str | None = Field(
+            None, description="ISO 3166-1 alpha-2 code of the holiday calendar (default US)")
+        subdivision: str | None = Field(None, description="state or region for its holidays")
+        timezone: str | None = Field(
+            None, description="IANA zone of sessions and go-live, e.g. Europe/Berlin")
+        currency: str | None = Field(
+            None, description="ISO 4217 code of the rewards (default: the country's)")
 
     class ApproveArgs(BaseModel):
         plan: str = Field(description="plan id, e.g. plan-20261125-090000")
@@ -266,7 +273,9 @@ def launch_input(program: str, launch_date: str, channels: str | list[str], *,
                  segments: str | list[str] | None = None,
                  approvers: str | list[str] | None = None, as_of: str | None = None,
                  pattern: str = "diamond", roster: str | Path | None = None,
-                 landing_url: str | None = None) -> dict[str, Any]:
+                 landing_url: str | None = None, country: str | None = None,
+                 subdivision: str | None = None, timezone: str | None = None,
+                 currency: str | None = None) -> dict[str, Any]:
     """The validated initial state for ``build_graph()`` (raises ``InvalidRequest``).
 
     Use it to invoke the compiled graph yourself - as a subgraph of a host ``StateGraph``,
@@ -276,7 +285,9 @@ def launch_input(program: str, launch_date: str, channels: str | list[str], *,
     from referral_orchestrator.orchestrator import DEFAULT_LANDING, Orchestrator
 
     req = parse_request(program=program, launch_date=launch_date, channels=channels,
-                        segments=segments, approvers=approvers, as_of=as_of, pattern=pattern)
+                        segments=segments, approvers=approvers, as_of=as_of, pattern=pattern,
+                        country=country, subdivision=subdivision, timezone=timezone,
+                        currency=currency)
     landing = landing_url or DEFAULT_LANDING.format(slug=req.program_slug)
     values = Orchestrator._initial_state(req, load_roster(roster), landing)
     values["probe_landing"] = landing_url is not None

@@ -88,16 +88,22 @@ def build_server(plans_dir: str | Path = DEFAULT_PLANS_DIR, *, model: Any = "off
                              ctx: Context, segments: str | None = None,
                              approvers: str | None = None, as_of: str | None = None,
                              pattern: Literal["diamond", "pipeline"] = "diamond",
+                             country: str | None = None, subdivision: str | None = None,
+                             timezone: str | None = None, currency: str | None = None,
                              ) -> dict[str, Any]:
         """Plan and run a referral program launch: checklist, tooling & QA, comms kit,
         enablement, approvals and go-live, with an audit-ready plan JSON.
 
         channels, segments and approvers are comma lists (e.g. "email,in-app",
-        "legal,finance"); dates are YYYY-MM-DD. Returns the plan id, status, artifact
-        paths and next_actions. Status awaiting_approval means each approver must decide.
+        "legal,finance"); dates are YYYY-MM-DD. country (ISO 3166-1 alpha-2, default US)
+        and subdivision pick the holiday calendar, timezone (IANA) the wall clock of
+        sessions and go-live, currency (ISO 4217, default: the country's) the rewards.
+        Returns the plan id, status, artifact paths and next_actions. Status
+        awaiting_approval means each approver must decide.
         """
         return await run(ctx, "launch", program, launch_date, channels, segments=segments,
-                         approvers=approvers, as_of=as_of, pattern=pattern)
+                         approvers=approvers, as_of=as_of, pattern=pattern, country=country,
+                         subdivision=subdivision, timezone=timezone, currency=currency)
 
     @server.tool(title="Record an approval decision")
     async def approve(plan: str, approver: str, ctx: Context, reject: bool = False,
