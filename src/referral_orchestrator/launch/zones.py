@@ -66,7 +66,12 @@ def _agree(first: str, other: str, start_year: int, end_year: int) -> bool:
 def default_timezone(country: str, start: dt.date, end: dt.date) -> tuple[str, ZoneSource]:
     """The country's zone when its zones agree from ``start`` to ``end``, else UTC."""
     zones = country_zones(country)
-    if zones and all(_agree(zones[0], z, start.year, end.year) for z in zones[1:]):
+    probes = [dt.datetime(y, m, 15, 12, tzinfo=dt.UTC) for y in (start.year, end.year)
+              for m in (1, 7)]
+    # most multi-zone countries differ at a glance (winter and summer noon); scan the rest
+    if zones and all(p.astimezone(_zone(z)).utcoffset() == p.astimezone(_zone(zones[0]))
+                     .utcoffset() for z in zones[1:] for p in probes) and all(
+            _agree(zones[0], z, start.year, end.year) for z in zones[1:]):
         return zones[0], "country"
     return UTC_ZONE, "utc"
 
