@@ -45,22 +45,29 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
+# Commands whose arguments are decisions: a value there is never read as options, so a
+# note cannot carry a second --approver or --reject.
+_NEVER_RESPLIT = frozenset({"approve", "escalation"})
+
+
 def _resplit(argv: list[str]) -> list[str]:
-    """Accept a slash command's ``$ARGUMENTS`` handed over as one string (or split badly)."""
-    if not argv:
-        return argv
-    joined = " ".join(argv)
-    one_string = len(argv) <= 2 and any(
-        " --" in a or (a.startswith("--") and " " in a) for a in argv)
-    needs = one_string or any(a[:1] in "\"'" or a[-1:] in "\"'" for a in argv)
-    if not needs:
+    """Accept a slash command's ``$ARGUMENTS`` handed over as one string.
+
+    Only one shape is split again: the command followed by exactly one argument that
+    starts with ``--`` and holds whitespace, e.g. ``launch-program '--program "Customer
+    Advocates" --launch-date 2026-12-10 --channels email'``. Any other argument list is
+    taken as the shell split it: text inside a value (quotes, ``--flags``) stays data.
+    """
+    if (len(argv) != 2 or argv[0] in _NEVER_RESPLIT or not argv[1].startswith("--")
+            or not any(ch.isspace() for ch in argv[1])):
         return argv
     import shlex
 
     try:
-        return shlex.split(joined)
-    except ValueError:
-        return argv
+        return [argv[0], *shlex.split(argv[1])]
+    except ValueError as exc:  # an unbalanced quote
+        raise UsageError(f"cannot read the arguments of {argv[0]}: {exc} (close the quote, "
+                         f"or pass each option as its own argument)") from None
 
 
 def _add_common(p: argparse.ArgumentParser, fmt: bool = True) -> None:
