@@ -8,6 +8,10 @@ overwrite each other's events in a shared calendar, while a re-render of the sam
 keeps them. The iCalendar writer is hand-rolled (RFC 5545) to keep the runtime free of
 extra dependencies; timed events are written in UTC (converted from the launch's wall
 clock with zoneinfo), so no VTIMEZONE has to be kept in sync with the tz database.
+
+Every piece of text is escaped for the file it lands in (``launch/text.py``): CSV cells
+never start a formula, Markdown shows text as typed and links only the URLs this package
+generated, iCalendar text is RFC 5545-escaped, HTML is autoescaped.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from referral_orchestrator.launch.channels import (
 from referral_orchestrator.launch.pages import landing_page_html, template_env
 from referral_orchestrator.launch.schedule import calendar_for
 from referral_orchestrator.launch.stages import RESPONSE_SLAS, readiness
+from referral_orchestrator.launch.text import csv_cell, ics_text, plain_url
 from referral_orchestrator.launch.zones import GO_LIVE_WINDOW, SESSION_START, WallClock, clock_for
 
 
@@ -58,22 +63,22 @@ def _tidy(text: str) -> str:
     return "\n".join(out).strip() + "\n"
 
 
-def runbook_csv(tasks: list[dict[str, Any]], people: dict[str, str]) -> str:
-    """One row per task, for import into a tracker."""
+def _csv(rows: list[list[Any]]) -> str:
+    """CSV text whose every cell is spreadsheet-safe (no formula can run on import)."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")
-    writer.writerow(["id", "title", "owner_agent", "role", "person", "function", "stage", "due",
-                     "status", "depends_on", "compressed"])
-    for t in tasks:
-        writer.writerow([t["id"], t["title"], t["owner"], t["role"], people.get(t["role"], ""),
-                         t["function"], t["stage"], t["due"], t["status"],
-                         " ".join(t["depends_on"]), "yes" if t.get("compressed") else "no"])
+    writer.writerows([csv_cell(cell) for cell in row] for row in rows)
     return buf.getvalue()
 
 
-def _ics_text(value: str) -> str:
-    return (value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
-            .replace("\n", "\\n"))
+def runbook_csv(tasks: list[dict[str, Any]], people: dict[str, str]) -> str:
+    """One row per task, for import into a tracker."""
+    rows: list[list[Any]] = [["id", "title", "owner_agent", "role", "person", "function",
+                              "stage", "due", "status", "depends_on", "compressed"]]
+    rows += [[t["id"], t["title"], t["owner"], t["role"], people.get(t["role"], ""),
+              t["function"], t["stage"], t["due"], t["status"], " ".join(t["depends_on"]),
+              "yes" if t.get("compressed") else "no"] for t in tasks]
+    return _csv(rows)
 
 
 def _fold(line: str) -> str:
@@ -122,7 +127,7 @@ def runbook_ics(req: dict[str, Any], tasks: list[dict[str, Any]],
     stamp = dt.date.fromisoformat(req["as_of"]).strftime("%Y%m%dT000000Z")
     lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//referral-orchestrator//runbook//EN",
              "CALSCALE:GREGORIAN", "METHOD:PUBLISH",
-             f"X-WR-CALNAME:{_ics_text(req['program'])} launch",
+             f"X-WR-CALNAME:{ics_text(req['program'])} launch",
              f"X-WR-TIMEZONE:{clock.zone}"]
     for t in tasks:
         if t["status"] == "descoped":
@@ -132,19 +137,19 @@ def runbook_ics(req: dict[str, Any], tasks: list[dict[str, Any]],
         lines += ["BEGIN:VEVENT", f"UID:{t['id']}@{host}",
                   f"DTSTAMP:{stamp}", f"DTSTART;VALUE=DATE:{day:%Y%m%d}",
                   f"DTEND;VALUE=DATE:{day + dt.timedelta(days=1):%Y%m%d}",
-                  f"SUMMARY:{_ics_text('Due: ' + t['title'])}",
-                  "DESCRIPTION:" + _ics_text(
+                  f"SUMMARY:{ics_text('Due: ' + t['title'])}",
+                  "DESCRIPTION:" + ics_text(
                       f"Task {t['id']} ({t['function']}). Owner: {t['owner']} ({t['role']}). "
                       f"Depends on: {deps}."
                       + (" Compressed schedule." if t.get("compressed") else "")),
-                  f"CATEGORIES:{_ics_text(t['function'])}", "TRANSP:TRANSPARENT",
+                  f"CATEGORIES:{ics_text(t['function'])}", "TRANSP:TRANSPARENT",
                   "END:VEVENT"]
     for i, s in enumerate(sessions, start=1):
         start, end = session_times(clock, s)
         lines += ["BEGIN:VEVENT", f"UID:session-{i}@{host}",
                   f"DTSTAMP:{stamp}", f"DTSTART:{_utc(start)}", f"DTEND:{_utc(end)}",
-                  f"SUMMARY:{_ics_text(s['title'])}",
-                  "DESCRIPTION:" + _ics_text(
+                  f"SUMMARY:{ics_text(s['title'])}",
+                  "DESCRIPTION:" + ics_text(
                       f"{clock.label(start)}{where}. Audience: {s['audience']}. "
                       f"Owner: {s['owner']}."),
                   "CATEGORIES:enablement", "END:VEVENT"]
@@ -152,8 +157,8 @@ def runbook_ics(req: dict[str, Any], tasks: list[dict[str, Any]],
     open_, close = (clock.at(launch, t) for t in GO_LIVE_WINDOW)
     lines += ["BEGIN:VEVENT", f"UID:go-live@{host}", f"DTSTAMP:{stamp}",
               f"DTSTART:{_utc(open_)}", f"DTEND:{_utc(close)}",
-              f"SUMMARY:{_ics_text('Go-live: ' + req['program'])}",
-              "DESCRIPTION:" + _ics_text(
+              f"SUMMARY:{ics_text('Go-live: ' + req['program'])}",
+              "DESCRIPTION:" + ics_text(
                   f"Day-of checklist from {clock.label(open_)} to {clock.label(close)}{where}; "
                   "see monitoring-plan.md."),
               "CATEGORIES:golive", "END:VEVENT"]
@@ -163,16 +168,12 @@ def runbook_ics(req: dict[str, Any], tasks: list[dict[str, Any]],
 
 def tracking_links_csv(links: list[dict[str, Any]], partner: dict[str, Any] | None) -> str:
     """The redirect map for the link shortener, and every tracking link with its UTMs."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\r\n")
-    writer.writerow(["channel", "segment", "short_url", "url"])
-    rows = [(lk["channel"], lk["segment"], lk.get("short_url", ""), lk["url"]) for lk in links]
+    rows: list[list[Any]] = [["channel", "segment", "short_url", "url"]]
+    rows += [[lk["channel"], lk["segment"], lk.get("short_url", ""), lk["url"]] for lk in links]
     if partner:
-        rows.append(("partner-portal", "partners", partner.get("short_url", ""),
-                     partner["cta_url"]))
-    for row in rows:
-        writer.writerow(row)
-    return buf.getvalue()
+        rows.append(["partner-portal", "partners", partner.get("short_url", ""),
+                     partner["cta_url"]])
+    return _csv(rows)
 
 
 def render(values: dict[str, Any], out_dir: Path, *, plan_id: str | None = None
@@ -197,8 +198,10 @@ def render(values: dict[str, Any], out_dir: Path, *, plan_id: str | None = None
         _write(path, text)
         written[name] = str(path)
 
+    linkable = _generated_links(values)
+
     def markdown(template: str, **ctx: Any) -> str:
-        return _tidy(env.get_template(template).render(req=req, **ctx))
+        return _tidy(env.get_template(template).render(req=req, linkable=linkable, **ctx))
 
     if tasks:
         ordered = sorted(tasks, key=lambda t: t["due"])
@@ -228,6 +231,21 @@ def render(values: dict[str, Any], out_dir: Path, *, plan_id: str | None = None
             readiness=readiness(values), accuracy=qa.accuracy(checks), qa_rows=qa_rows,
             people=people, ladder=roster.ladder(), clock=clock.describe()))
     return written
+
+
+def _generated_links(values: dict[str, Any]) -> frozenset[str]:
+    """The URLs this launch generated (tracking, short, terms and landing links).
+
+    Only these may be links in the Markdown files; any other URL, such as one typed into a
+    note or a program name, is written as text.
+    """
+    urls = {values.get("landing_url") or "", (values.get("charter") or {}).get("terms_url", "")}
+    for link in values.get("tooling", {}).get("tracking_links", []):
+        urls |= {link.get("url", ""), link.get("short_url") or ""}
+    for entry in (values.get("comms") or {}).values():
+        for asset in (entry or {}).get("assets", []):
+            urls |= {asset.get(k) or "" for k in ("cta_url", "short_url", "terms_url")}
+    return frozenset(u for u in urls if plain_url(u))
 
 
 def written_paths(index: list[dict[str, Any]]) -> set[str]:

@@ -1,4 +1,10 @@
-"""Human-facing summaries of a launch: next actions, text, Markdown and the plans table."""
+"""Human-facing summaries of a launch: next actions, text, Markdown and the plans table.
+
+Plans can hold text a person typed (program, approvers, notes, names), including plans
+written before input was checked: every value is made terminal-safe (unsafe characters
+dropped) in the text forms, Markdown-escaped in :func:`result_markdown` and HTML-escaped in
+:func:`result_html`.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,8 @@ import html
 import shlex
 from pathlib import Path
 from typing import Any
+
+from referral_orchestrator.launch.text import md_code, md_text, one_line, strip_unsafe
 
 DEFAULT_PLANS_DIR = ".claude/plans"
 
@@ -73,7 +81,11 @@ def next_actions(plan: dict[str, Any], plans_root: Path) -> list[str]:
 
 
 def result_text(result: dict[str, Any]) -> str:
-    """The short human summary printed by the CLI."""
+    """The short human summary printed by the CLI (every line terminal-safe)."""
+    return "\n".join(strip_unsafe(line) for line in _text_lines(result))
+
+
+def _text_lines(result: dict[str, Any]) -> list[str]:
     lines = [
         f"{result['program']} - launch {result['launch_date']} via "
         f"{', '.join(result['channels'] or [])} ({result['pattern']})",
@@ -98,7 +110,7 @@ def result_text(result: dict[str, Any]) -> str:
     lines += _file_lines(result["artifacts"])
     lines.append("next:")
     lines += [f"  - {a}" for a in result["next_actions"]]
-    return "\n".join(lines)
+    return lines
 
 
 def _file_lines(artifacts: dict[str, str]) -> list[str]:
@@ -116,13 +128,16 @@ def _file_lines(artifacts: dict[str, str]) -> list[str]:
 
 def result_markdown(result: dict[str, Any]) -> str:
     """Markdown summary (``--format md`` and Jupyter)."""
-    lines = [f"### {result['program']} — `{result['plan_id']}` — **{result['status']}**", "",
-             f"Launch {result['launch_date']} via {', '.join(result['channels'] or [])} "
-             f"({result['pattern']}); readiness {result['launch_readiness_pct']}%, "
-             f"tracking accuracy {result['tracking_accuracy']:.0%}, {result['tasks']} tasks.", "",
+    lines = [f"### {md_text(result['program'])} — {md_code(result['plan_id'])} — "
+             f"**{md_text(result['status'])}**", "",
+             md_text(f"Launch {result['launch_date']} via {', '.join(result['channels'] or [])} "
+                     f"({result['pattern']}); readiness {result['launch_readiness_pct']}%, "
+                     f"tracking accuracy {result['tracking_accuracy']:.0%}, "
+                     f"{result['tasks']} tasks."), "",
              "| artifact | path |", "|---|---|"]
-    lines += [f"| {name} | `{path}` |" for name, path in result["artifacts"].items()]
-    lines += ["", "**Next**", ""] + [f"- {a}" for a in result["next_actions"]]
+    lines += [f"| {md_text(name)} | {md_code(path)} |"
+              for name, path in result["artifacts"].items()]
+    lines += ["", "**Next**", ""] + [f"- {md_text(a)}" for a in result["next_actions"]]
     return "\n".join(lines)
 
 
@@ -131,15 +146,18 @@ def plans_table(rows: list[dict[str, Any]]) -> str:
     if not rows:
         return "no plans yet: run 'referral-orchestrator launch-program --help'"
     cols = ["plan_id", "status", "program", "launch_date", "channels", "readiness"]
-    widths = {c: max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in cols}
+    cells = [{c: one_line(r.get(c, "")) for c in cols} for r in rows]
+    widths = {c: max(len(c), *(len(r[c]) for r in cells)) for c in cols}
     out = ["  ".join(c.ljust(widths[c]) for c in cols)]
-    out += ["  ".join(str(r.get(c, "")).ljust(widths[c]) for c in cols) for r in rows]
+    out += ["  ".join(r[c].ljust(widths[c]) for c in cols) for r in cells]
     return "\n".join(out)
 
 
 def result_html(result: dict[str, Any]) -> str:
     """HTML summary for Jupyter (``_repr_html_``); every value is escaped."""
-    e = html.escape
+    def e(value: str) -> str:
+        return html.escape(one_line(value))
+
     status = str(result["status"])
     colour = {"completed": "#1a7f37", "halted": "#cf222e"}.get(status, "#9a6700")
     rows = "".join(f"<tr><td>{e(str(k))}</td><td><code>{e(str(v))}</code></td></tr>"

@@ -162,14 +162,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _emit(result: Any, fmt: str) -> int:
+def _json(data: Any) -> str:
+    """JSON for the terminal: C1 controls and bidi overrides written as \\u escapes."""
     import json
 
+    from referral_orchestrator.launch.text import json_text
+
+    return json_text(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def _emit(result: Any, fmt: str) -> int:
     from referral_orchestrator.artifacts.report import result_markdown, result_text
 
     data = result.to_dict()
     if fmt == "json":
-        print(json.dumps(data, indent=2, ensure_ascii=False))
+        print(_json(data))
     elif fmt == "md":
         print(result_markdown(data))
     else:
@@ -198,17 +205,16 @@ def run(argv: Sequence[str]) -> int:
         print(draw(args.view))
         return 0
     if args.command == "validate":
-        import json
-
+        from referral_orchestrator.launch.text import strip_unsafe
         from referral_orchestrator.plan.store import PlanStore
 
         path, plan = PlanStore(os.path.dirname(args.file) or ".").load(args.file)
         report = {"file": str(path), "valid": True, "plan_id": plan["plan_id"],
                   "status": plan["status"], "transitions": len(plan["transitions"]),
                   "chain_head": plan["integrity"]["chain_head"]}
-        print(json.dumps(report, indent=2) if args.format == "json" else
+        print(_json(report) if args.format == "json" else strip_unsafe(
               f"{path}: valid ({plan['status']}, {report['transitions']} transitions, "
-              f"chain head {report['chain_head'][:12]})")
+              f"chain head {report['chain_head'][:12]})"))
         return 0
     if args.command == "mcp":
         try:
@@ -245,14 +251,19 @@ def _dispatch(args: argparse.Namespace, orch: Any) -> Any:
     if args.command == "resume":
         return orch.resume(args.plan)
     if args.plan is None:
-        import json
-
         from referral_orchestrator.artifacts.report import plans_table
 
         rows = orch.list_plans()
-        print(json.dumps(rows, indent=2) if args.format == "json" else plans_table(rows))
+        print(_json(rows) if args.format == "json" else plans_table(rows))
         return 0
     return orch.status(args.plan, today=args.as_of)
+
+
+def _one_line(value: object) -> str:
+    """An error message as one terminal-safe line (it may quote what the user typed)."""
+    from referral_orchestrator.launch.text import one_line
+
+    return one_line(value)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -260,7 +271,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return run(sys.argv[1:] if argv is None else argv)
     except ReferralError as exc:
-        print(f"{PROG}: error: {exc.message}", file=sys.stderr)
+        print(f"{PROG}: error: {_one_line(exc.message)}", file=sys.stderr)
         return exc.exit_code
     except BrokenPipeError:  # `... | head`: the reader left; nothing more to say
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -272,7 +283,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # the last line of defence: one line, exit 1
         if os.environ.get("REFERRAL_ORCHESTRATOR_DEBUG"):
             raise
-        print(f"{PROG}: internal error: {type(exc).__name__}: {exc} "
+        print(f"{PROG}: internal error: {type(exc).__name__}: {_one_line(exc)} "
               "(set REFERRAL_ORCHESTRATOR_DEBUG=1 for a traceback)", file=sys.stderr)
         return 1
 

@@ -9,6 +9,9 @@ Three modes, picked by :func:`progress_for`:
 - ``quiet`` - nothing; the CLI prints only its summary.
 
 Progress always goes to stderr, so ``--format json`` keeps stdout one JSON document.
+Records can quote what a person typed (a rejection note, a roster reason), so every value
+is shown terminal-safe: no escape sequences, bidi controls or line breaks, and rich cells
+are plain ``Text``, never console markup.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from types import TracebackType
 from typing import IO, Any, Literal
 
 from referral_orchestrator.launch.stages import NODES
+from referral_orchestrator.launch.text import one_line
 
 Mode = Literal["rich", "plain", "quiet"]
 
@@ -88,14 +92,14 @@ class Progress:
     @staticmethod
     def describe(record: dict[str, Any]) -> str:
         """A transition record in words: stage, event, agent, attempt, reason."""
-        node = str(record.get("node", "?"))
-        parts = [f"{STAGES.get(node, node):<28}", f"{record.get('event', ''):<16}"]
+        node = one_line(record.get("node", "?"))
+        parts = [f"{STAGES.get(node, node):<28}", f"{one_line(record.get('event', '')):<16}"]
         if record.get("agent"):
-            parts.append(f"by {record['agent']}")
+            parts.append(f"by {one_line(record['agent'])}")
         if record.get("attempt", 0) and record["attempt"] > 1:
-            parts.append(f"(attempt {record['attempt']})")
+            parts.append(f"(attempt {one_line(record['attempt'])})")
         if record.get("reason"):
-            parts.append(f"- {record['reason']}")
+            parts.append(f"- {one_line(record['reason'])}")
         return " ".join(parts).rstrip()
 
     # -- rich display ------------------------------------------------------------------
@@ -106,7 +110,7 @@ class Progress:
             return "starting"
         last = self.records[-1]
         node = str(last.get("node", ""))
-        return str(last.get("agent") or STAGES.get(node, node))
+        return one_line(last.get("agent") or STAGES.get(node, node))
 
     def render(self) -> Any:
         """The rich renderable: a header and one row per stage seen so far."""
@@ -128,9 +132,9 @@ class Progress:
             mark, style = (("✓", "green") if event in _DONE else
                            ("✗", "red") if event in _BAD else ("…", "yellow"))
             count = f" x{row['count']}" if row["count"] > 1 else ""
-            table.add_row(Text(mark, style=style), STAGES.get(node, node) + count, event,
-                          str(row["agent"] or "-"), str(row["attempt"] or ""),
-                          f"{row['elapsed']:.1f}s")
+            table.add_row(Text(mark, style=style), Text(one_line(STAGES.get(node, node)) + count),
+                          Text(one_line(event)), Text(one_line(row["agent"] or "-")),
+                          Text(one_line(row["attempt"] or "")), f"{row['elapsed']:.1f}s")
         return Group(header, table)
 
     # -- lifecycle ---------------------------------------------------------------------
