@@ -22,7 +22,15 @@ from .engine.roster import Roster, load_roster
 from .engine.state import RunContext
 from .errors import InvalidDecision, RunHalted
 from .launch.channels import normalize_channel
-from .launch.request import LaunchRequest, parse_date, parse_request
+from .launch.request import (
+    LaunchRequest,
+    check_landing_url,
+    check_launch_window,
+    check_limits,
+    check_note,
+    parse_date,
+    parse_request,
+)
 from .plan.chain import chain
 from .plan.record import build
 from .plan.store import PlanStore
@@ -85,6 +93,7 @@ class Orchestrator:
                  on_transition: TransitionHook | None = None,
                  max_cost_usd: float | None = None,
                  runner_options: dict[str, Any] | None = None) -> None:
+        check_limits(max_concurrency=max_concurrency, max_cost_usd=max_cost_usd)
         self.store = PlanStore(plans_dir)
         self.model = model
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
@@ -111,6 +120,7 @@ class Orchestrator:
         calendar; ``timezone`` (IANA) the wall clock of sessions and go-live; ``currency``
         (ISO 4217, default: the country's) the reward copy.
         """
+        landing_url = check_landing_url(landing_url)
         locale = dict(country=country, subdivision=subdivision, timezone=timezone,
                       currency=currency)
         given = {k: v for k, v in dict(program=program, launch_date=str(launch_date),
@@ -148,10 +158,12 @@ class Orchestrator:
     def approve(self, plan: str | Path, approver: str, *, reject: bool = False,
                 note: str | None = None, by: str | None = None) -> LaunchResult:
         """Record one approver's decision and resume the run."""
+        note, by = check_note(note, "--note"), check_note(by, "--by", 80)
         with self._locked(plan) as (path, doc):
             self._expect(doc, "awaiting_approval", "approve")
             pending = [p["approver"] for p in (doc.get("pending") or {}).get("pending", [])]
-            match = next((p for p in pending if p.lower() == approver.strip().lower()), None)
+            wanted = " ".join(approver.split()).lower()  # names are stored whitespace-collapsed
+            match = next((p for p in pending if p.lower() == wanted), None)
             if match is None:
                 raise InvalidDecision(
                     f"{approver!r} has no pending approval on {doc['plan_id']}: pending are "
@@ -164,6 +176,7 @@ class Orchestrator:
                    launch_date: str | None = None, note: str | None = None,
                    by: str | None = None) -> LaunchResult:
         """The exec sponsor's decision at the top of the ladder."""
+        note, by = check_note(note, "--note"), check_note(by, "--by", 80)
         with self._locked(plan) as (path, doc):
             self._expect(doc, "awaiting_decision", "escalation")
             req = doc["request"]["normalized"]
@@ -185,6 +198,7 @@ class Orchestrator:
                 if new <= floor or new.isoformat() == req["launch_date"]:
                     raise InvalidDecision(
                         f"--launch-date {new} must be a new date after {floor}")
+                check_launch_window(new, floor)
                 value["launch_date"] = new.isoformat()
             elif decision not in ("proceed", "halt"):
                 raise InvalidDecision(

@@ -10,12 +10,19 @@ Everything comes from the agents' front matter (``capabilities``, ``fallbacks``,
     people:                 # agent or role -> person, shown in the runbook
       lifecycle-ops: "Dana Reyes"
       Legal counsel: "Sam Ortiz"
+
+The file is untrusted input: at most 1 MB of UTF-8 from a regular file, plain YAML (no
+anchors or aliases), each value one line of plain text (names up to 80 characters,
+reasons up to 200). Work can only fall back to agents, never to a person (``kind:
+person`` in the agent's front matter, such as the exec sponsor).
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,8 +31,12 @@ import yaml
 
 from referral_orchestrator.errors import InvalidRequest, ReferralError
 from referral_orchestrator.launch.content import AgentSpec, load_agents, load_yaml, validator
+from referral_orchestrator.launch.text import clean_line
 
 FIRST_RUNG = "lifecycle-ops"
+MAX_ROSTER_BYTES = 1_000_000
+MAX_ROSTER_NAME = 80  # an agent, a role or a person
+MAX_ROSTER_REASON = 200
 
 
 @dataclass(frozen=True)
@@ -158,6 +169,7 @@ def _roster_for(key: str) -> Roster:
                 f"roster names unknown agent {name!r}: use one of {', '.join(agents)}",
                 code="bad_roster",
             )
+    _check_fallbacks(agents, data.get("fallbacks", {}))
     return Roster(
         agents=agents,
         unavailable=dict(data.get("unavailable", {})),
@@ -166,20 +178,87 @@ def _roster_for(key: str) -> Roster:
     )
 
 
+def _check_fallbacks(agents: dict[str, AgentSpec], overrides: dict[str, list[str]]) -> None:
+    """Agent work falls back to agents only: a person (the exec sponsor) decides, not drafts."""
+    for name, spec in agents.items():
+        if spec.kind != "agent":
+            continue
+        source = "the roster" if name in overrides else f"agents/{name}.md"
+        for sub in overrides.get(name, spec.fallbacks):
+            if sub in agents and agents[sub].kind != "agent":
+                raise InvalidRequest(
+                    f"{source} names {sub}, a person, as a fallback for {name}: "
+                    "list agents only (a person decides at the top of the ladder)",
+                    code="person_fallback",
+                )
+
+
+def _read_roster(file: Path) -> str:
+    """The roster's text: a regular file, at most ``MAX_ROSTER_BYTES`` of UTF-8.
+
+    Opened without blocking and checked with ``fstat`` before reading, so a FIFO, a
+    directory or a device such as ``/dev/zero`` is refused instead of hanging or filling
+    memory; at most one byte past the cap is ever read.
+    """
+    def refuse(why: str) -> InvalidRequest:
+        return InvalidRequest(f"--roster {file} {why}", code="bad_roster")
+
+    try:
+        fd = os.open(file, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise refuse("does not exist: pass a YAML file") from None
+    except IsADirectoryError:
+        raise refuse("is a folder: pass a YAML file") from None
+    except OSError as exc:
+        raise refuse(f"cannot be read ({exc.strerror}): pass a YAML file") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise refuse("is a folder: pass a YAML file" if stat.S_ISDIR(mode)
+                     else "is not a regular file: pass a YAML file")
+    with os.fdopen(fd, "rb") as fh:
+        data = fh.read(MAX_ROSTER_BYTES + 1)
+    if len(data) > MAX_ROSTER_BYTES:
+        raise refuse(f"is larger than {MAX_ROSTER_BYTES // 1_000_000} MB: a roster lists a "
+                     "few agents and people")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise refuse(f"is not UTF-8 text (byte {exc.start}): save it as UTF-8") from None
+
+
+def _check_values(file: Path, data: dict[str, Any]) -> dict[str, Any]:
+    """Every name and reason: one line of plain text within its cap."""
+    def text(value: Any, where: str, limit: int) -> str:
+        if not isinstance(value, str):
+            raise InvalidRequest(f"--roster {file}: {where} must be text, not "
+                                 f"{type(value).__name__}", code="bad_roster")
+        return clean_line(value, f"--roster {file}: {where}", "--roster", limit)
+
+    out: dict[str, Any] = dict(data)
+    if isinstance(data.get("unavailable"), dict):
+        out["unavailable"] = {text(k, "an agent name", MAX_ROSTER_NAME):
+                              text(v, f"the reason for {k}", MAX_ROSTER_REASON)
+                              for k, v in data["unavailable"].items()}
+    if isinstance(data.get("people"), dict):
+        out["people"] = {text(k, "a role name", MAX_ROSTER_NAME):
+                         text(v, f"the person for {k}", MAX_ROSTER_NAME)
+                         for k, v in data["people"].items()}
+    return out
+
+
 def load_roster(path: str | Path | None = None) -> Roster:
     """Load the default roster, overridden by a ``--roster`` YAML file when given."""
     if path is None:
         return roster_from_overrides(None)
     file = Path(path)
     try:
-        data = load_yaml(file.read_text(encoding="utf-8")) or {}
-    except FileNotFoundError:
-        raise InvalidRequest(f"--roster {file} does not exist: pass a YAML file",
-                             code="bad_roster") from None
+        data = load_yaml(_read_roster(file)) or {}
     except yaml.YAMLError as exc:
         line = getattr(getattr(exc, "problem_mark", None), "line", -1) + 1
-        raise InvalidRequest(f"--roster {file} is not valid YAML (line {line}): fix the syntax",
+        why = getattr(exc, "problem", None) or "fix the syntax"
+        raise InvalidRequest(f"--roster {file} is not valid YAML (line {line}): {why}",
                              code="bad_roster") from None
     if not isinstance(data, dict):
         raise InvalidRequest(f"--roster {file} must be a mapping", code="bad_roster")
-    return roster_from_overrides(data)
+    return roster_from_overrides(_check_values(file, data))

@@ -73,11 +73,40 @@ def fast_validator(name: str) -> Any:
 
 
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml is ~10x faster
+MAX_YAML_DEPTH = 16
+
+
+class UnsafeYaml(yaml.YAMLError):
+    """YAML that uses anchors or aliases, or nests deeper than any of our files."""
+
+    def __init__(self, problem: str, mark: Any) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.problem_mark = mark
 
 
 def load_yaml(text: str) -> Any:
-    """Safe YAML load, with libyaml's C loader when it is available (BOM and CRLF allowed)."""
-    return yaml.load(clean_text(text), Loader=_YAML_LOADER)
+    """Safe YAML load (libyaml's C loader when available; BOM and CRLF allowed) that refuses anchors, aliases and
+    deep nesting.
+
+    Aliases let a few hundred bytes expand into gigabytes ("billion laughs") and deep
+    nesting exhausts the recursion of the constructor, so the event stream is checked
+    first; it stops at the first offending event.
+    """
+    depth = 0
+    text = clean_text(text)
+    for event in yaml.parse(text, Loader=_YAML_LOADER):
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise UnsafeYaml("anchors and aliases (&name, *name) are not allowed",
+                             event.start_mark)
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_YAML_DEPTH:
+                raise UnsafeYaml(f"nested deeper than {MAX_YAML_DEPTH} levels",
+                                 event.start_mark)
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+    return yaml.load(text, Loader=_YAML_LOADER)
 
 
 def split_front_matter(text: str, source: str) -> tuple[dict[str, Any], str]:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-import unicodedata
+import math
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, computed_field
 
@@ -14,14 +15,21 @@ from referral_orchestrator.errors import InvalidRequest
 from .channels import normalize_channel, request_slugs, supported_channels
 from .money import default_currency, normalize_currency
 from .schedule import DEFAULT_COUNTRY, normalize_country, normalize_subdivision
+from .text import clean_line, plain_url
 from .zones import ZoneSource, default_timezone, normalize_timezone
 
 Pattern = Literal["diamond", "pipeline"]
 PATTERNS: tuple[Pattern, ...] = ("diamond", "pipeline")
 
 MAX_NAME = 80
+MAX_ITEM = 60  # one segment or approver
 MAX_ITEMS = 12
+MAX_NOTE = 500
+MAX_URL = 500
 MAX_HORIZON_DAYS = 730
+# The planning calendar: dates outside it are typos (9999-12-31), and date arithmetic on
+# them would overflow after the plan was written.
+CALENDAR = (dt.date(2000, 1, 1), dt.date(2199, 12, 31))
 
 
 class LaunchRequest(BaseModel):
@@ -65,19 +73,9 @@ class LaunchRequest(BaseModel):
 
 
 def _check_name(value: str, what: str, flag: str, limit: int = MAX_NAME) -> str:
-    name = " ".join(value.split())
+    name = clean_line(value, what, flag, limit, code="bad_name")
     if not name:
         raise InvalidRequest(f"{what} is empty: pass a name with {flag}", code="empty_name")
-    if len(name) > limit:
-        raise InvalidRequest(
-            f"{what} is {len(name)} characters long: keep {flag} to {limit} characters or fewer",
-            code="name_too_long",
-        )
-    if any(unicodedata.category(ch).startswith("C") for ch in name):
-        raise InvalidRequest(
-            f"{what} contains control characters: pass plain text with {flag}",
-            code="bad_name",
-        )
     if "/" in name or "\\" in name or name.startswith(".") or ".." in name:
         raise InvalidRequest(
             f"{what} {name!r} looks like a path: drop '/', '\\' and '..' from {flag}",
@@ -103,13 +101,21 @@ def split_list(value: str | Iterable[str] | None) -> list[str]:
     return [p for p in out if p]
 
 
-def _check_list(values: list[str], what: str, flag: str) -> tuple[str, ...]:
+def _check_list(given: str | Sequence[str] | None, what: str, flag: str) -> tuple[str, ...]:
+    if given is None or (not isinstance(given, str) and not list(given)):
+        return ()  # not asked for (an empty list from the API means "none")
+    values = split_list(given)
+    if not values:  # the flag was given, but holds only commas or blanks
+        raise InvalidRequest(
+            f"{flag} {given!r} names no {what}: list at least one, or leave {flag} out",
+            code="empty_list",
+        )
     if len(values) > MAX_ITEMS:
         raise InvalidRequest(
             f"{len(values)} {what} given: pass at most {MAX_ITEMS} with {flag}",
             code="too_many",
         )
-    names = [_check_name(v, what[:-1], flag, 60) for v in values]
+    names = [_check_name(v, what[:-1], flag, MAX_ITEM) for v in values]
     seen: set[str] = set()
     for name in names:
         if name.lower() in seen:
@@ -122,16 +128,86 @@ def _check_list(values: list[str], what: str, flag: str) -> tuple[str, ...]:
 
 
 def parse_date(value: str | dt.date, flag: str) -> dt.date:
-    """Parse an ISO date (YYYY-MM-DD) or raise ``InvalidRequest`` naming the flag."""
+    """Parse an ISO date (YYYY-MM-DD) in the planning calendar, or raise ``InvalidRequest``."""
     if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value).strip())
-    except ValueError:
+        day = value
+    else:
+        try:
+            day = dt.date.fromisoformat(str(value).strip())
+        except ValueError:
+            raise InvalidRequest(
+                f"{flag} {value!r} is not a date: use YYYY-MM-DD, e.g. 2026-12-10",
+                code="bad_date",
+            ) from None
+    if not CALENDAR[0] <= day <= CALENDAR[1]:
         raise InvalidRequest(
-            f"{flag} {value!r} is not a date: use YYYY-MM-DD, e.g. 2026-12-10",
-            code="bad_date",
-        ) from None
+            f"{flag} {day} is outside the planning calendar ({CALENDAR[0].year}-"
+            f"{CALENDAR[1].year}): check the year",
+            code="date_out_of_range",
+        )
+    return day
+
+
+def check_launch_window(launch: dt.date, reference: dt.date, flag: str = "--launch-date") -> None:
+    """A launch date must be after the planning date and within the planning horizon."""
+    if launch <= reference:
+        raise InvalidRequest(
+            f"{flag} {launch} is not after the planning date {reference}: "
+            "pick a future go-live date (or set --as-of)",
+            code="past_date",
+        )
+    if (launch - reference).days > MAX_HORIZON_DAYS:
+        raise InvalidRequest(
+            f"{flag} {launch} is more than two years after {reference}: "
+            f"plan launches within {MAX_HORIZON_DAYS} days",
+            code="date_too_far",
+        )
+
+
+def check_note(value: str | None, flag: str, limit: int = MAX_NOTE) -> str | None:
+    """A note or a person's name given with a decision: one line of plain text, capped."""
+    if value is None:
+        return None
+    return clean_line(value, f"{flag} text", flag, limit) or None
+
+
+def check_landing_url(value: str | None) -> str | None:
+    """``--landing-url``: an absolute http(s) URL made only of URL characters."""
+    if value is None:
+        return None
+    url = str(value).strip()
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https"):
+        raise InvalidRequest(
+            f"--landing-url {url[:80]!r} is not an http(s) URL: pass e.g. "
+            "https://www.example.com/refer",
+            code="bad_url",
+        )
+    if len(url) > MAX_URL or not plain_url(url) or not parts.hostname:
+        raise InvalidRequest(
+            f"--landing-url {url[:80]!r} is not a plain http(s) URL with a host: "
+            "percent-encode spaces and quotes, and keep it under 500 characters",
+            code="bad_url",
+        )
+    return url
+
+
+def check_limits(*, max_concurrency: int, max_cost_usd: float | None) -> None:
+    """``--max-concurrency`` is a positive count; ``--max-cost-usd`` a finite amount >= 0."""
+    if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int) or not (
+            1 <= max_concurrency <= 256):
+        raise InvalidRequest(
+            f"--max-concurrency {max_concurrency!r} is out of range: use 1 to 256",
+            code="bad_limit",
+        )
+    if max_cost_usd is not None and (
+            not isinstance(max_cost_usd, int | float) or not math.isfinite(max_cost_usd)
+            or max_cost_usd < 0):
+        raise InvalidRequest(
+            f"--max-cost-usd {max_cost_usd!r} is not a spend limit: give a finite amount "
+            "of US dollars, 0 or more",
+            code="bad_limit",
+        )
 
 
 def parse_request(
@@ -165,18 +241,7 @@ def parse_request(
     name = _check_name(program, "program name", "--program")
     reference = parse_date(as_of, "--as-of") if as_of is not None else (today or dt.date.today())
     launch = parse_date(launch_date, "--launch-date")
-    if launch <= reference:
-        raise InvalidRequest(
-            f"--launch-date {launch} is not after the planning date {reference}: "
-            "pick a future go-live date (or set --as-of)",
-            code="past_date",
-        )
-    if (launch - reference).days > MAX_HORIZON_DAYS:
-        raise InvalidRequest(
-            f"--launch-date {launch} is more than two years after {reference}: "
-            "plan launches within 730 days",
-            code="date_too_far",
-        )
+    check_launch_window(launch, reference)
     raw_channels = split_list(channels)
     if not raw_channels:
         raise InvalidRequest(
@@ -217,8 +282,8 @@ def parse_request(
         program=name,
         launch_date=launch,
         channels=tuple(ids),
-        segments=_check_list(split_list(segments), "segments", "--segments"),
-        approvers=_check_list(split_list(approvers), "approvers", "--approvers"),
+        segments=_check_list(segments, "segments", "--segments"),
+        approvers=_check_list(approvers, "approvers", "--approvers"),
         as_of=reference,
         pattern=pattern,
     )
