@@ -58,8 +58,9 @@ def test_a_fence_is_longer_than_any_backtick_run_inside() -> None:
 
 def test_a_markdown_block_keeps_its_outline_and_escapes_the_rest() -> None:
     block = "## Rules\n\n1. Join <img src=x onerror=alert(1)>\n- see [x](https://evil.example)"
-    escaped = text.md_block(block)
+    escaped = text.md_block(block, headings={"Rules"})
     assert escaped.splitlines()[0] == "## Rules"
+    assert text.md_block("# HEADING rewards partners", headings={"Rules"}).startswith("\\#")
     assert escaped.splitlines()[2].startswith("1. ") and escaped.splitlines()[3][:2] == "- "
     assert scan_markdown(escaped, "block") == []
 

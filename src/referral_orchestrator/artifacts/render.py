@@ -303,8 +303,8 @@ def _render_kit(values: dict[str, Any], out_dir: Path, emit: Any,
             emit("landing_page", "comms-kit/landing-page.html", landing_page_html(a, req))
             index.insert(0, {**a, "file": "landing-page.html"})
     if partner is not None:
-        emit("partner_kit", "comms-kit/partner-kit.md", markdown("partner-kit.md.j2",
-                                                                 a=partner))
+        emit("partner_kit", "comms-kit/partner-kit.md", markdown(
+            "partner-kit.md.j2", a=partner, sections=qa.PARTNER_KIT_SECTIONS))
         index.append({**partner, "file": "partner-kit.md"})
     links = values.get("tooling", {}).get("tracking_links", [])
     live = [lk for lk in links if lk["channel"] in req["channels"]]

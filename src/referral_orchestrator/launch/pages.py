@@ -48,8 +48,9 @@ def _finalize(context: Context, value: Any) -> Any:
 
 
 @pass_context
-def _block(context: Context, value: Any) -> Markdown:
-    return Markdown(text.md_block(value, context.get("linkable") or ()))
+def _block(context: Context, value: Any, headings: Any = ()) -> Markdown:
+    """Drafted multi-line Markdown: lists kept, ``## `` headings only from ``headings``."""
+    return Markdown(text.md_block(value, context.get("linkable") or (), tuple(headings)))
 
 
 @pass_context

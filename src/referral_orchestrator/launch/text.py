@@ -208,20 +208,26 @@ def md_text(value: object, links: Collection[str] = ()) -> str:
     return _MD_ORDERED_LEAD.sub(r"\1\\\2", out, count=1)
 
 
-_MD_BLOCK_MARKER = re.compile(r"^(#{1,6} |[-*+] |\d{1,9}[.)] )")
+_MD_LIST_MARKER = re.compile(r"^([-*+] |\d{1,9}[.)] )")
 
 
-def md_block(value: object, links: Collection[str] = ()) -> str:
+def md_block(value: object, links: Collection[str] = (),
+             headings: Collection[str] = ()) -> str:
     """Multi-line Markdown from drafted text (for example the partner kit body).
 
-    Each line is escaped like :func:`md_text`, keeping only a heading, bullet or numbered
-    list marker at its start, so the document keeps its outline while anything a person
-    typed inside it stays text.
+    Each line is escaped like :func:`md_text`, keeping only a bullet or numbered-list
+    marker at its start, and a ``## `` heading only when its title is one of ``headings``
+    (a drafted line may start with a name a person typed, such as ``# Big news``). The
+    document keeps its outline while anything typed inside it stays text.
     """
     lines = []
     for raw in strip_unsafe("" if value is None else str(value), keep_newlines=True).split("\n"):
         line = " ".join(raw.split())
-        marker = _MD_BLOCK_MARKER.match(line)
+        title = line[3:] if line.startswith("## ") else None
+        if title is not None and title in headings:
+            lines.append("## " + md_text(title))
+            continue
+        marker = _MD_LIST_MARKER.match(line)
         lead = marker.group(1) if marker else ""
         lines.append(lead + md_text(line[len(lead):], links))
     return "\n".join(lines)
