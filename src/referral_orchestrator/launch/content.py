@@ -86,8 +86,8 @@ class UnsafeYaml(yaml.YAMLError):
 
 
 def load_yaml(text: str) -> Any:
-    """Safe YAML load (libyaml's C loader when available; BOM and CRLF allowed) that refuses anchors, aliases and
-    deep nesting.
+    """Safe YAML load (libyaml's C loader when available; BOM and CRLF allowed) that
+    refuses anchors, aliases and deep nesting.
 
     Aliases let a few hundred bytes expand into gigabytes ("billion laughs") and deep
     nesting exhausts the recursion of the constructor, so the event stream is checked

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import unicodedata
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 from urllib.parse import urlsplit
