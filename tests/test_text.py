@@ -82,3 +82,8 @@ def test_json_for_the_terminal_escapes_c1_and_bidi_but_keeps_the_data() -> None:
     assert json.loads(dumped) == data and "山田" in dumped
 
 
+
+
+def test_a_no_break_space_survives_while_line_breaks_become_spaces() -> None:
+    assert text.md_text("20\u00a0€") == "20\u00a0€"
+    assert text.one_line("a\u2028b\x85c\vd\r\ne") == "a b c d e"

@@ -43,21 +43,26 @@ def unsafe_chars(text: str) -> list[str]:
     return [ch for ch in text if ch not in _WHITESPACE_CONTROLS and is_unsafe(ch)]
 
 
+# Everything Python's str.splitlines() breaks on, as one newline.
+_LINE_BREAKS = re.compile("\r\n|[\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
+
+
 def strip_unsafe(text: str, *, keep_newlines: bool = False) -> str:
-    """``text`` without unsafe characters; CR/LF become one newline (or a space)."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    """``text`` without unsafe characters; line breaks become newlines (or spaces)."""
+    text = _LINE_BREAKS.sub("\n", text)
     keep = "\n\t" if keep_newlines else ""
     return "".join(ch if ch in keep else " " if ch in "\n\t" else ch
                    for ch in text if ch in "\n\t" or not is_unsafe(ch))
 
 
 def one_line(value: object) -> str:
-    """Inert single-line text: unsafe characters dropped, whitespace runs made one space.
+    """Inert single-line text: unsafe characters dropped, tabs and line breaks made spaces.
 
     Used for everything printed to a terminal, so a value cannot move the cursor, change
     colours, open a hyperlink (OSC 8), reorder what is shown (bidi) or fake a new line.
+    Other spacing, such as the no-break space in "20 €", is kept.
     """
-    return " ".join(strip_unsafe("" if value is None else str(value)).split())
+    return strip_unsafe("" if value is None else str(value)).strip()
 
 
 def clean_line(value: str, what: str, flag: str, limit: int, *,
@@ -222,7 +227,7 @@ def md_block(value: object, links: Collection[str] = (),
     """
     lines = []
     for raw in strip_unsafe("" if value is None else str(value), keep_newlines=True).split("\n"):
-        line = " ".join(raw.split())
+        line = raw.replace("\t", " ").strip()
         title = line[3:] if line.startswith("## ") else None
         if title is not None and title in headings:
             lines.append("## " + md_text(title))
