@@ -16,7 +16,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ httpx = pytest.importorskip("httpx")
 from langgraph_sdk import get_client  # noqa: E402
 from langgraph_sdk.schema import Command  # noqa: E402
 
-from referral_orchestrator.surfaces.hosts import launch_input  # noqa: E402
+from conftest import AS_OF  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 GRAPH = "referral_launch"
@@ -91,10 +91,19 @@ def interrupts(chunks: list[Any]) -> list[dict[str, Any]]:
             for i in (c.data or {}).get("__interrupt__", [])]
 
 
-async def drive(url: str) -> dict[str, Any]:
+def errors(chunks: list[Any]) -> list[dict[str, Any]]:
+    return [c.data for c in chunks if c.event == "error"]
+
+
+# The launch form a Studio user fills in (the server graph's input schema).
+FORM = {"program": "Customer Advocates", "launch_date": "2026-12-10",
+        "channels": ["email", "in-app"], "approvers": ["legal", "finance"], "as_of": AS_OF}
+
+
+async def with_client(url: str, work: Callable[[Any], Awaitable[Any]]) -> Any:
     client = get_client(url=url)
     try:
-        return await _drive(client)
+        return await work(client)
     finally:
         await client.http.client.aclose()  # no unclosed sockets left for the GC to warn about
 
@@ -103,10 +112,9 @@ async def _drive(client: Any) -> dict[str, Any]:
     (assistant,) = await client.assistants.search(graph_id=GRAPH)
     thread = await client.threads.create()
     tid = thread["thread_id"]
-    start = launch_input("Customer Advocates", "2026-12-10", "email,in-app",
-                         approvers="legal,finance", as_of="2026-11-25")
-    first = [c async for c in client.runs.stream(tid, assistant["assistant_id"], input=start,
-                                                  stream_mode="updates")]
+    first = [c async for c in client.runs.stream(
+        tid, assistant["assistant_id"], input=FORM, stream_mode="updates",
+        context={"model": "offline", "max_concurrency": 4})]
     paused = await client.threads.get_state(tid)
     decisions = []
     for approver in ("legal", "finance"):
@@ -122,7 +130,7 @@ async def _drive(client: Any) -> dict[str, Any]:
 def test_langgraph_dev_pauses_at_the_approval_interrupt_and_resumes_to_go_live(
     server: str,
 ) -> None:
-    out = asyncio.run(drive(server))
+    out = asyncio.run(with_client(server, _drive))
     (asked,) = interrupts(out["first"])
     assert asked["type"] == "approval"
     assert [p["approver"] for p in asked["pending"]] == ["legal", "finance"]
@@ -144,3 +152,102 @@ def test_langgraph_dev_pauses_at_the_approval_interrupt_and_resumes_to_go_live(
             if t["node"] == "approval_gate"]
     assert ("approved", "legal") in gate and ("approved", "finance") in gate
     json.dumps(values)  # the state is plain JSON end to end
+
+
+async def _review_card(client: Any) -> dict[str, Any]:
+    """Answer the approval the way a LangChain review card does: one decision per action
+    request, from the interrupt's own ``action_requests`` and ``review_configs``."""
+    thread = await client.threads.create()
+    tid = thread["thread_id"]
+    first = [c async for c in client.runs.stream(tid, GRAPH, input=FORM,
+                                                  stream_mode="updates")]
+    (asked,) = interrupts(first)
+    pending = (await client.threads.get(tid))["interrupts"]
+    decisions: list[dict[str, Any]] = []
+    for action, config in zip(asked["action_requests"], asked["review_configs"], strict=True):
+        assert config["action_name"] == action["name"]
+        if action["args"]["approver"] == "legal":
+            decisions.append({"type": "approve"})
+        else:
+            decisions.append({"type": "reject", "message": "name the reward in the subject"})
+    rework = [c async for c in client.runs.stream(
+        tid, GRAPH, command=Command(resume={"decisions": decisions}), stream_mode="updates")]
+    (again,) = interrupts(rework)
+    done = [c async for c in client.runs.stream(
+        tid, GRAPH, command=Command(resume={"decisions": [{"type": "approve"}]}),
+        stream_mode="updates")]
+    final = await client.threads.get_state(tid)
+    return {"asked": asked, "pending": pending, "again": again, "done": done, "final": final}
+
+
+@pytest.mark.slow
+def test_a_review_card_answers_the_hitl_request_through_the_sdk(server: str) -> None:
+    out = asyncio.run(with_client(server, _review_card))
+    asked = out["asked"]
+    assert [a["args"]["approver"] for a in asked["action_requests"]] == ["legal", "finance"]
+    assert all(c["allowed_decisions"] == ["approve", "reject"] for c in asked["review_configs"])
+    # the thread lists the open interrupt with the schema its answer must follow
+    (listed,) = next(iter(out["pending"].values()))
+    assert listed["value"] == asked and "decisions" in json.dumps(listed["response_schema"])
+    # finance sent it back: reworked, then only finance is asked again
+    assert [a["args"]["approver"] for a in out["again"]["action_requests"]] == ["finance"]
+    assert errors(out["done"]) == [] and interrupts(out["done"]) == []
+    values = out["final"]["values"]
+    finance = values["approvals"]["finance"]
+    assert finance["status"] == "approved"
+    assert finance["history"][0] == {**finance["history"][0], "decision": "reject",
+                                     "note": "name the reward in the subject"}
+    assert values["transitions"][-1]["node"] == "go_live"
+
+
+async def _malformed_then_valid(client: Any) -> dict[str, Any]:
+    thread = await client.threads.create()
+    tid = thread["thread_id"]
+    [c async for c in client.runs.stream(tid, GRAPH, input=FORM, stream_mode="updates")]
+    bad = [c async for c in client.runs.stream(
+        tid, GRAPH, command=Command(resume={"decision": "approve"}), stream_mode="updates")]
+    between = await client.threads.get_state(tid)
+    good = [c async for c in client.runs.stream(
+        tid, GRAPH, command=Command(resume={"decisions": [{"type": "approve"}] * 2}),
+        stream_mode="updates")]
+    final = await client.threads.get_state(tid)
+    return {"bad": bad, "between": between, "good": good, "final": final}
+
+
+@pytest.mark.slow
+def test_a_malformed_resume_value_is_refused_and_the_thread_stays_answerable(
+    server: str,
+) -> None:
+    out = asyncio.run(with_client(server, _malformed_then_valid))
+    (error,) = errors(out["bad"])
+    assert error["error"] == "ValidationError" and "invalid_resume" in error["message"]
+    assert out["between"]["next"] == ["approval_gate"]
+    assert errors(out["good"]) == []
+    assert out["final"]["next"] == []
+    assert out["final"]["values"]["transitions"][-1]["node"] == "go_live"
+
+
+@pytest.mark.slow
+def test_studio_and_sdk_clients_get_the_launch_form_and_context_schemas(server: str) -> None:
+    async def schemas(client: Any) -> Any:
+        (assistant,) = await client.assistants.search(graph_id=GRAPH)
+        return await client.assistants.get_schemas(assistant["assistant_id"])
+
+    got = asyncio.run(with_client(server, schemas))
+    form = got["input_schema"]
+    assert {"program", "launch_date", "channels"} <= set(form["properties"])
+    assert set(form["required"]) == {"program", "launch_date", "channels"}
+    assert {"request", "approvals", "transitions"} <= set(got["output_schema"]["properties"])
+    assert set(got["context_schema"]["properties"]) == {"model", "max_concurrency"}
+
+
+@pytest.mark.slow
+def test_a_bad_launch_form_fails_the_run_with_the_clis_error(server: str) -> None:
+    async def bad(client: Any) -> list[Any]:
+        thread = await client.threads.create()
+        return [c async for c in client.runs.stream(
+            thread["thread_id"], GRAPH, input={**FORM, "channels": ["fax"]},
+            stream_mode="updates")]
+
+    (error,) = errors(asyncio.run(with_client(server, bad)))
+    assert error["error"] == "InvalidRequest"

@@ -54,6 +54,8 @@ class LaunchResult:
 
     def to_dict(self) -> dict[str, Any]:
         """The stable JSON shape printed by ``--format json``."""
+        from .artifacts.report import usage_by_agent
+
         metrics = self.plan.get("success_metrics", {})
         req = self.plan.get("request", {}).get("normalized", {})
         return {
@@ -72,6 +74,8 @@ class LaunchResult:
             "remediations": self.plan.get("remediation_log", []),
             "transitions": len(self.plan.get("transitions", [])),
             "usage": self.plan.get("usage", {}).get("total"),
+            "model": self.plan.get("model"),
+            "usage_by_agent": usage_by_agent(self.plan),
         }
 
     def _repr_markdown_(self) -> str:

@@ -80,6 +80,47 @@ def next_actions(plan: dict[str, Any], plans_root: Path) -> list[str]:
     return actions
 
 
+USAGE_FIELDS = ("calls", "input_tokens", "output_tokens", "cache_read_tokens",
+                "cache_write_tokens", "cost_usd")
+
+
+def usage_by_agent(plan: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per agent: the model ids its billed calls went to, and its calls, tokens and cost.
+
+    Read from the plan's usage records, so a runner with per-agent tiers (Claude: haiku for
+    one agent, sonnet for another) shows each agent's own model.
+    """
+    usage = plan.get("usage") or {}
+    records = usage.get("records") or []
+    out: dict[str, dict[str, Any]] = {}
+    for agent, totals in (usage.get("by_agent") or {}).items():
+        models = sorted({r["model"] for r in records if r.get("agent") == agent
+                         and r.get("model")})
+        out[agent] = {"models": models, **{k: totals.get(k, 0) for k in USAGE_FIELDS}}
+    return out
+
+
+def _usage_line(head: str, usage: dict[str, Any]) -> str:
+    tokens = f"{usage.get('input_tokens', 0):,} in / {usage.get('output_tokens', 0):,} out"
+    cached = usage.get("cache_read_tokens", 0) + usage.get("cache_write_tokens", 0)
+    calls = usage.get("calls", 0)
+    return (f"{head}{calls} call{'' if calls == 1 else 's'}, {tokens} tokens"
+            + (f" ({cached:,} cached)" if cached else "")
+            + f", ${usage.get('cost_usd', 0):.4f}")
+
+
+def usage_text(result: dict[str, Any]) -> list[str]:
+    """The run's model, then each agent's model, calls, tokens and cost (``status`` text)."""
+    total = result.get("usage") or {}
+    model = result.get("model") or "offline"
+    if not total.get("calls"):
+        return [f"model:   {model} (no billed model calls, $0)"]
+    lines = [_usage_line(f"model:   {model}: ", total)]
+    for agent, used in (result.get("usage_by_agent") or {}).items():
+        lines.append(_usage_line(f"  {agent} on {', '.join(used['models']) or model}: ", used))
+    return lines
+
+
 def result_text(result: dict[str, Any]) -> str:
     """The short human summary printed by the CLI (every line terminal-safe)."""
     return "\n".join(strip_unsafe(line) for line in _text_lines(result))
@@ -94,6 +135,7 @@ def _text_lines(result: dict[str, Any]) -> list[str]:
         f"({result.get('on_schedule_pct')}% of tasks on schedule), "
         f"tracking accuracy {result['tracking_accuracy']:.0%}, {result['tasks']} tasks, "
         f"{result['transitions']} transitions",
+        *usage_text(result),
     ]
     covers: dict[tuple[str, str], list[str]] = {}
     for sub in result.get("substitutions") or []:

@@ -1,24 +1,24 @@
 """People in the loop: the approval gate and the escalation ladder's upper rungs.
 
-``approval_gate`` and ``exec_sponsor`` pause the run with LangGraph ``interrupt``; the
-CLI (or any host) resumes them with ``Command(resume=...)``. ``referral_architect`` is
+``approval_gate`` and ``exec_sponsor`` pause the run with LangGraph ``interrupt`` in
+LangChain's human-in-the-loop shape (``hitl``); the CLI, a LangGraph UI or any host resumes
+them with ``Command(resume=...)``. ``referral_architect`` is
 rung 2: it writes a remediation and may re-run the stuck stage once.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
-
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
 from referral_orchestrator.launch.schedule import calendar_for
 
+from . import hitl
 from .nodes import Update, _ctx, asked_for_substitute, run_agent, transition, waivable
 from .state import LaunchState, RunContext, attempts_allowed
 
-DECISIONS = ("proceed", "descope", "postpone", "halt")
+DECISIONS = hitl.SPONSOR_DECISIONS
 
 
 def descope(state: LaunchState, channel: str, *, by: str, reason: str, at: str) -> Update:
@@ -49,7 +49,7 @@ def postpone(state: LaunchState, new_date: str, *, by: str, reason: str, at: str
 
 
 def approval_gate(state: LaunchState, runtime: Runtime[RunContext]) -> Update:
-    """Wait for one decision per pass until every approver has approved."""
+    """Wait for decisions until every approver has approved (see ``hitl`` for the answers)."""
     ctx = _ctx(runtime)
     approvals = state.get("approvals", {})
     pending = [a for a in approvals.values() if a["status"] == "pending"]
@@ -62,14 +62,13 @@ def approval_gate(state: LaunchState, runtime: Runtime[RunContext]) -> Update:
         return {"outcome": {"approval": "ok"}, "transitions": [transition(
             ctx, "approval_gate", "approved", stage="approval",
             reason="all approvers approved")]}
-    value: dict[str, Any] = interrupt({
-        "type": "approval",
-        "pending": [{"approver": a["approver"], "deadline": a["deadline"]} for a in pending],
-        "program": state["request"]["program"],
-    })
+    # The answer is validated before LangGraph stores it: a malformed one is refused and
+    # the question stays open (a stored bad answer would be replayed on every re-run).
+    answer = interrupt(hitl.approval_request(dict(state), pending),
+                       response_schema=hitl.approval_schema([a["approver"] for a in pending]))
     now = ctx.clock().isoformat()
-    if value.get("type") == "deadline":
-        slipped = [a for a in value.get("slipped", []) if a in approvals]
+    if isinstance(answer, hitl.Slipped):
+        slipped = answer.approvers
         reason = ", ".join(f"{a} (due {approvals[a]['deadline']})" for a in slipped)
         return {
             "approvals": {a: {**approvals[a], "slipped": True} for a in slipped},
@@ -80,33 +79,39 @@ def approval_gate(state: LaunchState, runtime: Runtime[RunContext]) -> Update:
             "transitions": [transition(ctx, "approval_gate", "approval_slipped",
                                        stage="approval", reason=reason)],
         }
-    name, decision = value["approver"], value["decision"]
-    record = {**approvals[name], "status": "approved" if decision == "approve" else "rejected",
-              "decided_at": now, "note": value.get("note"), "by": value.get("by") or name,
-              "history": [*approvals[name].get("history", []),
-                          {"decision": decision, "note": value.get("note"), "at": now}]}
-    update: Update = {"approvals": {name: record}}
-    if decision == "approve":
-        left = [a for a in pending if a["approver"] != name]
+    verdicts: list[hitl.Verdict] = answer
+    update: Update = {"approvals": {}, "transitions": []}
+    for i, v in enumerate(verdicts):
+        by = v.by or v.approver
+        update["approvals"][v.approver] = {
+            **approvals[v.approver], "status": "approved" if v.decision == "approve"
+            else "rejected", "decided_at": now, "note": v.note, "by": by,
+            "history": [*approvals[v.approver].get("history", []),
+                        {"decision": v.decision, "note": v.note, "at": now}]}
+        update["transitions"].append(transition(
+            ctx, "approval_gate", "approved" if v.decision == "approve" else "rejected",
+            agent=v.approver, stage="approval", reason=v.note or "",
+            suffix=f"decision-{i + 1}" if i else ""))
+    rejections = [v for v in verdicts if v.decision == "reject"]
+    if not rejections:
+        left = len(pending) - len(verdicts)
         update["outcome"] = {"approval": "pending" if left else "ok"}
-        event = "approved"
+        return update
+    # one rework round, however many approvers sent the package back in this answer
+    attempt = state.get("attempts", {}).get("approval", 0) + 1
+    update["attempts"] = {"approval": attempt}
+    notes = [f"{v.approver} rejected the launch package: {v.note or 'no note given'}"
+             for v in rejections]
+    update["failures"] = {"communications": notes, "approval": notes}
+    update["changes"] = [{"what": "comms kit", "before": "submitted for approval",
+                          "after": "rework requested", "by": v.by or v.approver,
+                          "reason": v.note or "rejected", "at": now} for v in rejections]
+    if attempt >= attempts_allowed(state, "approval"):
+        update["outcome"] = {"approval": "escalate"}
+        update["escalation"] = {"stage": "approval", "trigger": "rejections_exhausted",
+                                "reason": "; ".join(notes), "attempts": attempt}
     else:
-        attempt = state.get("attempts", {}).get("approval", 0) + 1
-        update["attempts"] = {"approval": attempt}
-        note = f"{name} rejected the launch package: {value.get('note') or 'no note given'}"
-        update["failures"] = {"communications": [note], "approval": [note]}
-        update["changes"] = [{"what": "comms kit", "before": "submitted for approval",
-                              "after": "rework requested", "by": value.get("by") or name,
-                              "reason": value.get("note") or "rejected", "at": now}]
-        if attempt >= attempts_allowed(state, "approval"):
-            update["outcome"] = {"approval": "escalate"}
-            update["escalation"] = {"stage": "approval", "trigger": "rejections_exhausted",
-                                    "reason": note, "attempts": attempt}
-        else:
-            update["outcome"] = {"approval": "rework"}
-        event = "rejected"
-    update["transitions"] = [transition(ctx, "approval_gate", event, agent=name,
-                                        stage="approval", reason=value.get("note") or "")]
+        update["outcome"] = {"approval": "rework"}
     return update
 
 
@@ -170,9 +175,11 @@ def exec_sponsor(state: LaunchState, runtime: Runtime[RunContext]) -> Update:
     ctx = _ctx(runtime)
     esc = dict(state.get("escalation") or {})
     stage = esc.get("stage", "unknown")
-    value: dict[str, Any] = interrupt({"type": "escalation", "options": list(DECISIONS), **esc})
-    decision, note = value["decision"], value.get("note") or ""
-    by, now = value.get("by") or "exec-sponsor", ctx.clock().isoformat()
+    answer: hitl.SponsorDecision = interrupt(
+        hitl.sponsor_request(dict(state), esc),
+        response_schema=hitl.sponsor_schema(state["request"]))
+    decision, note = answer.decision, answer.note or ""
+    by, now = answer.by or "exec-sponsor", ctx.clock().isoformat()
     update: Update = {
         "decision": {"decision": decision, "stage": stage, "trigger": esc.get("trigger", ""),
                      "by": by, "note": note, "at": now},
@@ -190,12 +197,15 @@ def exec_sponsor(state: LaunchState, runtime: Runtime[RunContext]) -> Update:
                   if not c["passed"]]
         update["waivers"] = waivable(failed)
     elif decision == "descope":
-        update.update(descope(state, value["channel"], by=by, reason=note or "descoped", at=now))
+        assert answer.channel is not None  # checked by the response schema
+        update.update(descope(state, answer.channel, by=by, reason=note or "descoped",
+                              at=now))
         update["outcome"] = {"ladder": "rerun"}
         update["budget"] = {stage: state.get("budget", {}).get(stage, 0) + 1}
     else:
-        update.update(postpone(state, value["launch_date"], by=by, reason=note or "postponed",
-                               at=now))
+        assert answer.launch_date is not None  # checked by the response schema
+        update.update(postpone(state, answer.launch_date, by=by,
+                               reason=note or "postponed", at=now))
         update["outcome"] = {"ladder": "replan"}
         update["budget"] = {stage: state.get("budget", {}).get(stage, 0) + 1}
     update["transitions"] = [transition(ctx, "exec_sponsor", f"decision_{decision}",

@@ -44,13 +44,24 @@ def build_graph(
     ``roster`` only changes what the drawings say about agents (node metadata); who works
     in a run always comes from the roster in the run's state.
     """
-    agents = node_agents(roster or roster_from_overrides(None))
     g = StateGraph(LaunchState, context_schema=RunContext)
+    wire(g, roster)
+    return g.compile(checkpointer=checkpointer, name=name)
+
+
+def wire(g: StateGraph[Any, Any, Any, Any], roster: Roster | None = None, *,
+         entry: str = START) -> None:
+    """Add the launch's nodes and edges to ``g``, the first stage following ``entry``.
+
+    A graph with a front door of its own (the LangGraph server's input form) adds that
+    node, then wires the launch behind it.
+    """
+    agents = node_agents(roster or roster_from_overrides(None))
     for node in NODES:  # flow order
         g.add_node(node, NODE_FUNCTIONS.get(node) or nodes.stage_node_at(node),
                    metadata=agents.get(node))
 
-    g.add_edge(START, PLAN_STAGES[0].node)
+    g.add_edge(entry, PLAN_STAGES[0].node)
     for stage in route.ROUTED_STAGES:  # ok -> next, retry, reassign, or up the ladder
         g.add_conditional_edges(STAGE[stage].node, route.after(stage), route.ends(stage))
     # the drafts fan out with Send and meet at the merge gate
@@ -67,7 +78,6 @@ def build_graph(
     g.add_conditional_edges("referral_architect", route.after_architect,
                             [*route.LADDER_TARGETS, "reassign", "exec_sponsor"])
     g.add_conditional_edges("exec_sponsor", route.after_sponsor, [*route.LADDER_TARGETS, END])
-    return g.compile(checkpointer=checkpointer, name=name)
 
 
 def draw(view: View = "full", roster: Roster | None = None) -> str:

@@ -1,7 +1,8 @@
 """Graph state (what the checkpoint holds) and the run context (what is injected).
 
 State is plain JSON-able data so the checkpoint, the plan JSON and a LangGraph server all
-see the same thing. Guardrail bookkeeping - attempts, extra budget, failures, the current
+see the same thing. The TypedDicts come from ``typing_extensions`` so pydantic can turn them
+into the JSON schemas a LangGraph server publishes (Studio's forms) on Python 3.11 too. Guardrail bookkeeping - attempts, extra budget, failures, the current
 escalation - is state too, so it survives a crash and shows in the plan.
 """
 
@@ -11,7 +12,11 @@ import datetime as dt
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any, ClassVar
+
+from pydantic import ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
+from typing_extensions import TypedDict
 
 from referral_orchestrator.launch.stages import MAX_RETRIES
 from referral_orchestrator.runners import AgentRunner
@@ -90,18 +95,27 @@ def _utcnow() -> dt.datetime:
 
 @dataclass
 class RunContext:
-    """Dependencies injected into every node through LangGraph's runtime context."""
+    """Dependencies injected into every node through LangGraph's runtime context.
 
-    runner: AgentRunner | None = None
-    clock: Callable[[], dt.datetime] = field(default=_utcnow)
-    max_concurrency: int = 8
+    The library injects a ``runner`` (and a ``clock``); a LangGraph server client sends
+    plain data, ``{"model": "claude-...", "max_concurrency": 4}``, and the runner is
+    resolved from ``model``. Only those two fields are in the published context schema.
+    """
+
+    __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(arbitrary_types_allowed=True)
+
+    runner: SkipJsonSchema[AgentRunner | None] = None
+    clock: SkipJsonSchema[Callable[[], dt.datetime]] = field(default=_utcnow)
+    max_concurrency: Annotated[int, Field(ge=1, description="parallel drafts at most")] = 8
+    model: Annotated[str, Field(
+        description="offline (the deterministic drafter) or an Anthropic model id")] = "offline"
 
     def get_runner(self) -> AgentRunner:
-        """The runner, defaulting to the offline drafter."""
+        """The runner, resolved from ``model`` (the offline drafter by default)."""
         if self.runner is None:
             from referral_orchestrator.runners import resolve_runner
 
-            self.runner = resolve_runner("offline")
+            self.runner = resolve_runner(self.model)
         return self.runner
 
 

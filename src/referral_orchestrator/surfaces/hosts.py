@@ -7,8 +7,9 @@
 - :func:`as_tool` / :func:`as_tools` wrap the orchestrator as langchain-core tools for a
   host agent (sync and async, errors returned to the model as fixable one-liners).
 - :func:`launch_input` builds the initial state of :func:`build_graph`'s graph, for hosts
-  that embed the compiled graph as a subgraph of their own ``StateGraph`` or serve it
-  with LangGraph (see ``examples/host_subgraph.py``).
+  that embed the compiled graph as a subgraph of their own ``StateGraph`` (see
+  ``examples/host_subgraph.py``); :func:`server_graph` serves it with LangGraph, taking a
+  :class:`LaunchForm` as input.
 """
 
 from __future__ import annotations
@@ -20,7 +21,10 @@ import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import Field
+from typing_extensions import Required, TypedDict
 
 from referral_orchestrator.artifacts.report import DEFAULT_PLANS_DIR
 from referral_orchestrator.engine.roster import load_roster
@@ -294,16 +298,63 @@ def launch_input(program: str, launch_date: str, channels: str | list[str], *,
     return values
 
 
+class LaunchForm(TypedDict, total=False):
+    """The LangGraph server's input: a launch as the CLI takes it (Studio shows a form).
+
+    The server graph's first node validates it exactly as ``launch-program`` does
+    (:func:`launch_input`) and starts the launch from the result.
+    """
+
+    program: Required[Annotated[str, Field(
+        description="program name or id, e.g. Customer Advocates")]]
+    launch_date: Required[Annotated[str, Field(
+        description="go-live date, YYYY-MM-DD", json_schema_extra={"format": "date"})]]
+    channels: Required[Annotated[list[str], Field(
+        description="channels, e.g. email, in-app (sms, push, social, landing-page, "
+                    "partner-portal)", min_length=1)]]
+    segments: Annotated[list[str], Field(description="participant personas")]
+    approvers: Annotated[list[str], Field(
+        description="stakeholders who gate go-live, e.g. legal, finance")]
+    as_of: Annotated[str, Field(description="planning date YYYY-MM-DD (default: today)",
+                                json_schema_extra={"format": "date"})]
+    pattern: Annotated[Literal["diamond", "pipeline"], Field(
+        description="communications and enablement in parallel (diamond) or in sequence")]
+    country: Annotated[str, Field(
+        description="ISO 3166-1 alpha-2 code of the holiday calendar (default US)")]
+    subdivision: Annotated[str, Field(description="state or region for its holidays")]
+    timezone: Annotated[str, Field(description="IANA zone of sessions and go-live")]
+    currency: Annotated[str, Field(description="ISO 4217 code of the rewards")]
+    landing_url: Annotated[str, Field(description="the program's landing page (probed by QA)")]
+
+
+def intake(form: LaunchForm) -> dict[str, Any]:
+    """The server graph's first node: the form, validated as the CLI validates it."""
+    given = {k: v for k, v in form.items() if v is not None}
+    return launch_input(given.pop("program", None), given.pop("launch_date", None),
+                        given.pop("channels", None), **given)
+
+
 def server_graph() -> Any:
     """The launch graph for ``langgraph.json`` (a zero-argument graph factory).
 
+    Its input is :class:`LaunchForm` (``intake`` turns it into the launch's state), its
+    output the launch state, its context schema ``RunContext``'s plain fields (``model``,
+    ``max_concurrency``): the schemas Studio and SDK clients get from ``get_schemas``.
     LangGraph's server looks the graph up in the module's ``__dict__``, where the lazily
     built ``graph.graph`` is not yet present; a factory needs no import-time compile.
     The server owns persistence, so the graph is compiled without a checkpointer.
     """
-    from referral_orchestrator.engine.graph import build_graph
+    from langgraph.graph import START, StateGraph
 
-    return build_graph()
+    from referral_orchestrator.engine.graph import wire
+    from referral_orchestrator.engine.state import LaunchState, RunContext
+
+    g = StateGraph(LaunchState, context_schema=RunContext, input_schema=LaunchForm,
+                   output_schema=LaunchState)
+    g.add_node("intake", intake)
+    g.add_edge(START, "intake")
+    wire(g, entry="intake")
+    return g.compile(name="referral-launch")
 
 
 # A LangGraph server imports this module in a worker thread, then calls server_graph() on its
