@@ -6,7 +6,10 @@ and ``langgraph`` types, not copies of them).
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, get_args
 
 import pytest
@@ -18,8 +21,8 @@ from pydantic import TypeAdapter, ValidationError
 from conftest import AS_OF, FakeClock
 from referral_orchestrator import build_graph
 from referral_orchestrator.engine.state import RunContext
-from referral_orchestrator.surfaces.hosts import launch_input
-from referral_orchestrator.testing import ScriptedRunner, break_links
+from referral_orchestrator.surfaces.hosts import launch_input, server_graph
+from referral_orchestrator.testing import ScriptedRunner, break_links, fail
 
 hitl = pytest.importorskip("langchain.agents.middleware.human_in_the_loop")
 legacy = pytest.importorskip("langgraph.prebuilt.interrupt")
@@ -276,3 +279,42 @@ def test_the_deadline_notice_of_status_still_escalates(approval: Thread) -> None
     approval.resume({"type": "deadline", "slipped": ["legal"],
                      "today": (dt.date(2026, 12, 4)).isoformat()})
     assert approval.values["escalations"][0]["trigger"] == "approval_slipped"
+
+
+# -- docs/surfaces.md shows what the graph emits and takes -------------------------------
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "surfaces.md"
+FORM = {"program": "Customer Advocates", "launch_date": "2026-12-10",
+        "channels": ["email", "in-app"], "approvers": ["legal", "finance"], "as_of": AS_OF}
+
+
+def doc_json(name: str) -> Any:
+    """The JSON block after ``<!-- hitl:<name> -->`` in docs/surfaces.md."""
+    found = re.search(rf"<!-- hitl:{name} -->\n```json\n(.*?)\n```", DOC.read_text(), re.S)
+    assert found, f"docs/surfaces.md has no hitl:{name} block"
+    return json.loads(found.group(1))
+
+
+def test_the_docs_show_the_approval_request_the_server_graph_emits_and_its_answer() -> None:
+    graph = server_graph()
+    graph.checkpointer = InMemorySaver()
+    config: Any = {"configurable": {"thread_id": "doc"}}
+    graph.invoke(FORM, config, context=RunContext(clock=FakeClock()))
+    (question,) = graph.get_state(config).interrupts
+    assert question.value == doc_json("approval-request")
+
+    graph.invoke(Command(resume=doc_json("approval-resume")), config,
+                 context=RunContext(clock=FakeClock()))
+    approvals = graph.get_state(config).values["approvals"]
+    assert approvals["legal"]["status"] == "approved"
+    assert approvals["finance"]["history"][0]["decision"] == "reject"
+
+
+def test_the_docs_show_the_exec_sponsor_request_and_an_edit_that_postpones() -> None:
+    sponsor = Thread(ScriptedRunner({("lifecycle-ops", "tooling-qa"): [
+        fail("the tracking vendor's API is down")] * 4}), approvers=None)
+    assert sponsor.asked() == doc_json("sponsor-request")
+    sponsor.resume(doc_json("sponsor-resume"))
+    decision = sponsor.values["decision"]
+    assert (decision["decision"], decision["note"]) == ("postpone", "vendor fix due 2027-01-05")
+    assert sponsor.values["request"]["launch_date"] == "2027-01-14"

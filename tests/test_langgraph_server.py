@@ -31,7 +31,7 @@ httpx = pytest.importorskip("httpx")
 from langgraph_sdk import get_client  # noqa: E402
 from langgraph_sdk.schema import Command  # noqa: E402
 
-from conftest import AS_OF  # noqa: E402
+from test_hitl import FORM, doc_json  # noqa: E402  (the launch form a Studio user fills in)
 
 ROOT = Path(__file__).resolve().parents[1]
 GRAPH = "referral_launch"
@@ -95,9 +95,6 @@ def errors(chunks: list[Any]) -> list[dict[str, Any]]:
     return [c.data for c in chunks if c.event == "error"]
 
 
-# The launch form a Studio user fills in (the server graph's input schema).
-FORM = {"program": "Customer Advocates", "launch_date": "2026-12-10",
-        "channels": ["email", "in-app"], "approvers": ["legal", "finance"], "as_of": AS_OF}
 
 
 async def with_client(url: str, work: Callable[[Any], Awaitable[Any]]) -> Any:
@@ -184,6 +181,7 @@ async def _review_card(client: Any) -> dict[str, Any]:
 def test_a_review_card_answers_the_hitl_request_through_the_sdk(server: str) -> None:
     out = asyncio.run(with_client(server, _review_card))
     asked = out["asked"]
+    assert asked == doc_json("approval-request")  # what docs/surfaces.md shows
     assert [a["args"]["approver"] for a in asked["action_requests"]] == ["legal", "finance"]
     assert all(c["allowed_decisions"] == ["approve", "reject"] for c in asked["review_configs"])
     # the thread lists the open interrupt with the schema its answer must follow

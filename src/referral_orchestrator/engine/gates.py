@@ -9,6 +9,7 @@ rung 2: it writes a remediation and may re-run the stuck stage once.
 from __future__ import annotations
 
 import datetime as dt
+
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 

@@ -28,11 +28,11 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, NoReturn
+from typing import Annotated, Any, Literal, NoReturn, NotRequired
 
 from pydantic import Discriminator, PlainValidator, TypeAdapter, ValidationError
 from pydantic_core import PydanticCustomError
-from typing_extensions import NotRequired, TypedDict
+from typing_extensions import TypedDict
 
 from referral_orchestrator.errors import InvalidRequest
 from referral_orchestrator.launch.channels import normalize_channel
@@ -40,6 +40,7 @@ from referral_orchestrator.launch.channels import normalize_channel
 APPROVAL_ACTION = "approve_launch_package"
 SPONSOR_ACTION = "escalation_decision"
 SPONSOR_DECISIONS = ("proceed", "descope", "postpone", "halt")
+REASON_SHOWN = 160
 Allowed = Literal["approve", "edit", "reject", "respond"]
 
 # -- the request (interrupt value) -------------------------------------------------------
@@ -117,7 +118,7 @@ class HumanResponse(TypedDict):
     """Agent Inbox's answer (``langgraph.prebuilt.interrupt.HumanResponse``, deprecated)."""
 
     type: Literal["accept", "ignore", "response", "edit"]
-    args: None | str | InboxAction
+    args: str | InboxAction | None
 
 
 class ApprovalValue(TypedDict):
@@ -311,6 +312,9 @@ def sponsor_request(state: dict[str, Any], escalation: dict[str, Any]) -> dict[s
     if len(req["channels"]) > 1:
         edits.append("descope a channel (args: decision 'descope', channel one of "
                      f"{', '.join(req['channels'])})")
+    reason = escalation.get("reason", "")
+    if len(reason) > REASON_SHOWN:  # the whole reason is in args; a card shows the start
+        reason = reason[:REASON_SHOWN].rstrip() + "..."
     action: ActionRequest = {
         "name": SPONSOR_ACTION,
         "args": {"decision": "proceed", "stage": stage,
@@ -319,7 +323,7 @@ def sponsor_request(state: dict[str, Any], escalation: dict[str, Any]) -> dict[s
                  "channels": list(req["channels"])},
         "description": (
             f"Exec sponsor: {stage} of {req['program']} is stuck "
-            f"({escalation.get('trigger', '')}: {escalation.get('reason', '')}). "
+            f"({escalation.get('trigger', '')}: {reason}). "
             "Approve to proceed as is (its failed checks are waived); edit to "
             + " or to ".join(edits) + "; reject to halt the launch for good (the rip-cord), "
             "with your message as the reason."),

@@ -2,8 +2,9 @@
 
 State is plain JSON-able data so the checkpoint, the plan JSON and a LangGraph server all
 see the same thing. The TypedDicts come from ``typing_extensions`` so pydantic can turn them
-into the JSON schemas a LangGraph server publishes (Studio's forms) on Python 3.11 too. Guardrail bookkeeping - attempts, extra budget, failures, the current
-escalation - is state too, so it survives a crash and shows in the plan.
+into the JSON schemas a LangGraph server publishes (Studio's forms) on Python 3.11 too.
+Guardrail bookkeeping - attempts, extra budget, failures, the current escalation - is state
+too, so it survives a crash and shows in the plan.
 """
 
 from __future__ import annotations

@@ -21,10 +21,10 @@ import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Required
 
 from pydantic import Field
-from typing_extensions import Required, TypedDict
+from typing_extensions import TypedDict
 
 from referral_orchestrator.artifacts.report import DEFAULT_PLANS_DIR
 from referral_orchestrator.engine.roster import load_roster
@@ -327,9 +327,9 @@ class LaunchForm(TypedDict, total=False):
     landing_url: Annotated[str, Field(description="the program's landing page (probed by QA)")]
 
 
-def intake(form: LaunchForm) -> dict[str, Any]:
+def intake(state: LaunchForm) -> dict[str, Any]:
     """The server graph's first node: the form, validated as the CLI validates it."""
-    given = {k: v for k, v in form.items() if v is not None}
+    given: dict[str, Any] = {k: v for k, v in state.items() if v is not None}
     return launch_input(given.pop("program", None), given.pop("launch_date", None),
                         given.pop("channels", None), **given)
 
