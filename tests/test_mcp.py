@@ -102,6 +102,9 @@ def test_launch_waits_for_approval_then_approvals_complete_it_and_plans_are_reso
     assert [p["approver"] for p in out["legal"]["pending"]["pending"]] == ["finance"]
     assert out["finance"]["status"] == "completed"
     assert out["status"]["status"] == "completed"
+    assert out["status"]["model"] == "offline" and out["status"]["usage_by_agent"] == {}
+    assert [a["args"]["approver"] for a in first["pending"]["action_requests"]] == [
+        "legal", "finance"]
     assert [r["status"] for r in out["rows"]["plans"]] == ["completed"]
     on_disk = json.loads((plans / f"{first['plan_id']}.json").read_text())
     decided = {a["approver"]: a["status"] for a in on_disk["approvals"]}

@@ -131,7 +131,10 @@ def build_server(plans_dir: str | Path = DEFAULT_PLANS_DIR, *, model: Any = "off
     @server.tool(title="Launch status")
     async def status(plan: str, ctx: Context, as_of: str | None = None) -> dict[str, Any]:
         """One plan's status, artifacts and next actions; evaluates approval deadlines
-        (as_of YYYY-MM-DD, default today), which may escalate a slipped approval."""
+        (as_of YYYY-MM-DD, default today), which may escalate a slipped approval.
+
+        model and usage_by_agent say which model each agent ran on and what it cost;
+        pending is the open question (action_requests / review_configs) if any."""
         return await run(ctx, "status", plan, today=as_of)
 
     @server.tool(title="List launch plans")
