@@ -226,7 +226,7 @@ def _decisions(value: Any) -> list[dict[str, Any]] | None:
             out.append({"type": "edit", "edited_action": {"name": args["action"],
                                                           "args": args["args"]}})
         else:
-            _refuse("'ignore' is not an answer here: approve, or reject with a message")
+            _refuse("'ignore' is not an answer here: a decision is owed (accept, response, edit)")
     return out
 
 
