@@ -72,7 +72,7 @@ class DrafterChatModel(GenericFakeChatModel):
         match = re.search(r"^# You are .+ \(([a-z0-9-]+)\)$", str(text), re.M)
         assert match is not None
         call = AgentCall(agent=match.group(1), stage=stage, output_type=STAGE_OUTPUTS[stage],
-                         inputs=inputs_from_prompt(str(messages[1].content)))
+                         inputs=inputs_from_prompt(messages[1].content))  # type: ignore[arg-type]
         args = OfflineDrafter().run(call).output.model_dump(mode="json")
         reply = AIMessage(content="", tool_calls=[{"name": kwargs["tool_choice"], "args": args,
                                                    "id": f"call_{len(self.seen)}"}],
@@ -165,7 +165,8 @@ def test_the_stage_schema_is_bound_as_a_forced_tool() -> None:
     assert output.model_dump()["assets"][0]["kind"] == "partner-kit"
     (binding,) = model.bound
     assert binding["tool_choice"] == "submit_partner_kit"
-    assert binding["tools"][0]["input_schema"]["properties"]["assets"]["type"] == "array"
+    tools = {tool["name"]: tool for tool in binding["tools"]}
+    assert tools["submit_partner_kit"]["input_schema"]["properties"]["assets"]["type"] == "array"
 
 
 def test_invalid_tool_input_is_re_asked_once_with_a_tool_error_message() -> None:

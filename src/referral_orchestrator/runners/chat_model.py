@@ -1,7 +1,10 @@
 """Any langchain-core chat model as the agents' backend (ChatAnthropic, ChatOpenAI, a host's own).
 
-The runner binds the stage's output schema as a tool (``bind_tools`` with ``tool_choice``
-forcing it), validates the tool call against the stage's output type, re-asks once with
+The runner sends the prompt laid out by ``prompting``, as the Claude runner does, so a
+provider's prompt cache serves the same long prefix: every stage's tool, bound identically
+on every call (same order, same bytes), with ``tool_choice`` forcing the stage's own; the
+agent's persona and skills, then the stage prompt; then the work item, a fan-out's shared
+context first. It validates the tool call against the stage's output type, re-asks once with
 the validation error, and records usage from ``AIMessage.usage_metadata``. Models without
 tool calling get the schema in the prompt and answer with JSON text instead.
 
@@ -9,9 +12,12 @@ Same guardrails as the Claude runner: transient failures are retried by ``_retry
 model's own retries switched off (:func:`without_sdk_retries`: the field, lazily built and
 already built SDK clients), the budget is checked before each request and settled at what
 it was billed, every billed response is counted (also when the step fails), and errors end
-up in the agent error family the graph understands. Prompt-cache breakpoints are sent only to
+up in the agent error family the graph understands. Prompt-cache breakpoints (``cache_control``
+on the last tool, both system blocks and a fan-out's shared context) are sent only to
 Anthropic chat models (other providers reject unknown block keys); every model gets the same
-stable prefix.
+stable prefix, which is what OpenAI's automatic prefix cache needs. ``warm_fanout=True``
+holds a fan-out's siblings back until the first has answered, so they read its cache entry
+(:mod:`.warmup`; off by default: it costs one model latency per fan-out).
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from . import prompting
 from .base import AgentCall, AgentResult, Usage
 from .pricing import Budget, PriceTable, default_price_table
 from .retry import RetryableFailure, RetryPolicy
+from .warmup import FanoutWarmup
 
 _TRANSIENT_NAMES = ("RateLimit", "Overloaded", "Timeout", "APIConnectionError",
                     "ServiceUnavailable", "InternalServerError")
@@ -166,7 +173,7 @@ class ChatModelRunner:
     def __init__(self, model: BaseChatModel, *, max_cost_usd: float | None = None,
                  spent_usd: float = 0.0, prices: PriceTable | None = None,
                  retry: RetryPolicy | None = None, cache_control: bool | None = None,
-                 name: str | None = None) -> None:
+                 warm_fanout: bool = False, name: str | None = None) -> None:
         self.model = without_sdk_retries(model)
         self.model_name = _model_name(model)
         self.name = name or f"chat:{self.model_name}"
@@ -175,8 +182,15 @@ class ChatModelRunner:
         self.budget = Budget(max_cost_usd, spent_usd)
         self.cache_control = (cache_control if cache_control is not None
                               else getattr(model, "_llm_type", "") == "anthropic-chat")
+        self._tools = prompting.stage_tools()
+        if not self.cache_control:
+            for tool in self._tools:
+                tool.pop("cache_control", None)
+        self._tools_chars = len(json.dumps(self._tools))
+        self._warmup = FanoutWarmup() if warm_fanout else None
         self._bound: dict[str, Any] = {}
         self._lock = threading.Lock()
+        self._prefix_billed = False  # a request was billed: the provider has cached the tools
 
     def run(self, call: AgentCall) -> AgentResult:
         """Do one agent step on the chat model and return the validated output.
@@ -186,12 +200,13 @@ class ChatModelRunner:
         """
         bound = self._bind(call.stage)
         messages: list[BaseMessage] = [self._system(call, tools=bound is not None),
-                                       HumanMessage(content=prompting.user_prompt(call))]
+                                       self._user(call)]
         usage, notes = Usage(model=self.model_name), list[str]()
         runnable = bound if bound is not None else self.model
+        wave = self._warmup.wait_turn(call) if self._warmup is not None else None
         try:
             for ask in (1, 2):
-                reply = self._send(runnable, messages, call, usage)
+                reply = self._send(runnable, messages, call, usage, wave)
                 output, problem = self._parse(reply, call, tools=bound is not None)
                 if output is not None:
                     return AgentResult(output=output, usage=usage, notes=notes)
@@ -208,19 +223,28 @@ class ChatModelRunner:
             if usage.calls:
                 exc.usage = usage
             raise
+        finally:
+            self._release(wave)  # also when no request was sent (budget refused it)
         raise AssertionError("unreachable")  # pragma: no cover
 
     # -- internals ----------------------------------------------------------------------
 
     def _bind(self, stage: str) -> Any:
+        # Every stage gets the same tool list (one object, so the same bytes on every call)
+        # and only tool_choice differs: tools come first in the prompt, and a per-stage
+        # tool list would change the prefix every provider caches at every stage.
         with self._lock:
             if stage not in self._bound:
-                tool = prompting.stage_tool(stage)
                 try:
-                    self._bound[stage] = self.model.bind_tools([tool], tool_choice=tool["name"])
+                    self._bound[stage] = self.model.bind_tools(
+                        self._tools, tool_choice=prompting.tool_name(stage))
                 except NotImplementedError:  # no tool calling: JSON in the text instead
                     self._bound[stage] = None
             return self._bound[stage]
+
+    def _release(self, wave: str | None) -> None:
+        if self._warmup is not None:
+            self._warmup.release(wave)
 
     def _system(self, call: AgentCall, *, tools: bool) -> SystemMessage:
         blocks = prompting.system_blocks(call.agent, call.stage)
@@ -233,16 +257,25 @@ class ChatModelRunner:
             return SystemMessage(content=list[str | dict[Any, Any]](blocks))
         return SystemMessage(content="\n\n".join(b["text"] for b in blocks))
 
+    def _user(self, call: AgentCall) -> HumanMessage:
+        """The work item; a fan-out's shared context first (its own block when cached)."""
+        content = prompting.user_content(call)
+        if isinstance(content, str):
+            return HumanMessage(content=content)
+        if self.cache_control:
+            return HumanMessage(content=list[str | dict[Any, Any]](content))
+        return HumanMessage(content="\n\n".join(b["text"] for b in content))
+
     def _send(self, runnable: Any, messages: list[BaseMessage], call: AgentCall,
-              usage: Usage) -> AIMessage:
+              usage: Usage, wave: str | None) -> AIMessage:
         what = f"{call.agent}/{call.stage} on {self.model_name}"
         return self.retry.call(
-            functools.partial(self._attempt, runnable, messages, usage, what), what=what)
+            functools.partial(self._attempt, runnable, messages, usage, what, wave), what=what)
 
     def _attempt(self, runnable: Any, messages: list[BaseMessage], usage: Usage,
-                 what: str) -> AIMessage:
+                 what: str, wave: str | None) -> AIMessage:
         """One request: reserved against the budget, settled at what it was billed."""
-        estimate = self._estimate(messages)
+        estimate = self._estimate(messages, tools=runnable is not self.model)
         self.budget.reserve(estimate, what)
         cost = 0.0
         try:
@@ -272,22 +305,34 @@ class ChatModelRunner:
             return reply
         finally:
             self.budget.settle(estimate, cost)
+            self._release(wave)  # a response came back (or none will): the siblings may go
 
     def _count(self, tokens: dict[str, int], usage: Usage) -> float:
         """Add one billed response to ``usage``; return its cost ($0 if the model has no price)."""
         cost = self.prices.cost(self.model_name, **tokens) if self._priced() else 0.0
         usage.add(**tokens, cost_usd=cost)
+        with self._lock:
+            self._prefix_billed = True
         return cost
 
     def _priced(self) -> bool:
         return self.prices.claims(self.model_name)
 
-    def _estimate(self, messages: list[BaseMessage]) -> float:
+    def _estimate(self, messages: list[BaseMessage], *, tools: bool) -> float:
         if not self._priced():
             return 0.0  # no price known for this model: spend cannot be bounded
-        chars = sum(len(str(m.content)) for m in messages)
-        return self.prices.cost(self.model_name, input_tokens=int(chars / _CHARS_PER_TOKEN),
-                                output_tokens=2048)
+        rest = int(sum(len(str(m.content)) for m in messages) / _CHARS_PER_TOKEN)
+        prefix = int(self._tools_chars / _CHARS_PER_TOKEN) if tools else 0
+        with self._lock:
+            cached = self._prefix_billed
+        # The tools lead every prompt, byte-identical: once one request has been billed the
+        # provider holds them in its prompt cache (a breakpoint, or OpenAI's automatic cache
+        # of long prefixes); before that they are written, or plain input.
+        tokens = ({"cache_read_tokens": prefix} if cached
+                  else {"cache_write_tokens": prefix} if self.cache_control
+                  else {"input_tokens": prefix})
+        tokens["input_tokens"] = tokens.get("input_tokens", 0) + rest
+        return self.prices.cost(self.model_name, **tokens, output_tokens=2048)
 
     @staticmethod
     def _parse(reply: AIMessage, call: AgentCall, *,

@@ -16,7 +16,8 @@ calls - Anthropic caches a prompt *prefix* (tools, then system, then messages):
    come first with a fourth breakpoint (see :func:`user_content`).
 
 Nothing here imports a provider SDK: the Claude runner sends these blocks as they are; the
-chat-model runner flattens them into langchain-core messages.
+chat-model runner binds the same tools and sends the same blocks as langchain-core messages
+(flattened to strings, in the same order, for providers without cache breakpoints).
 """
 
 from __future__ import annotations
@@ -109,15 +110,6 @@ def stage_tools() -> list[dict[str, Any]]:
     return tools
 
 
-def stage_tool(stage: str) -> dict[str, Any]:
-    """The one tool of ``stage``, without cache control (for chat-model runners)."""
-    for tool in stage_tools():
-        if tool["name"] == tool_name(stage):
-            tool.pop("cache_control", None)
-            return tool
-    raise ModelConfigError(f"no output type for stage {stage!r}: declare it in launch/stages.py")
-
-
 @functools.cache
 def agent_prefix(agent: str) -> str:
     """The agent's stable prompt: persona, skills and house rules (the cached prefix)."""
@@ -168,6 +160,19 @@ def user_prompt(call: AgentCall) -> str:
     return "\n".join(lines)
 
 
+def shared_context(call: AgentCall) -> str | None:
+    """The context block a fanned-out work item shares with its siblings, or ``None``.
+
+    Set only for a work item (``call.key``) whose inputs mix shared fields with its own
+    (:data:`ITEM_KEYS`): the text is byte-identical for every sibling of one wave.
+    """
+    shared = {k: v for k, v in call.inputs.items() if k not in ITEM_KEYS}
+    if not call.key or len(shared) == len(call.inputs):
+        return None
+    return ("Shared launch context of every work item of this stage:\n<context>\n"
+            + json.dumps(shared, sort_keys=True, default=str) + "\n</context>")
+
+
 def user_content(call: AgentCall) -> str | list[dict[str, Any]]:
     """The user turn for the Messages API.
 
@@ -175,12 +180,10 @@ def user_content(call: AgentCall) -> str | list[dict[str, Any]]:
     of its inputs with its siblings: those go first, in their own block with a cache
     breakpoint, so the siblings read them from the cache; the item's own fields follow.
     """
-    shared = {k: v for k, v in call.inputs.items() if k not in ITEM_KEYS}
-    if not call.key or len(shared) == len(call.inputs):
+    context = shared_context(call)
+    if context is None:
         return user_prompt(call)
     own = {k: v for k, v in call.inputs.items() if k in ITEM_KEYS}
-    context = ("Shared launch context of every work item of this stage:\n<context>\n"
-               + json.dumps(shared, sort_keys=True, default=str) + "\n</context>")
     item = user_prompt(AgentCall(call.agent, call.stage, call.output_type, own, call.attempt,
                                  call.feedback, call.key))
     return [{"type": "text", "text": context, "cache_control": dict(CACHE_CONTROL)},
