@@ -76,8 +76,8 @@ What the numbers leave out, and which way it cuts:
   token and time figures are lower bounds.
 - The project's wall time includes its plan writes (validated, fsynced), SQLite checkpoints
   and artifact files; the supervisor runs write nothing.
-- The project's chat-model path binds one tool per call; the Claude runner sends every
-  stage's tool for a longer shared prefix (``bench_models.py`` measures its cache share).
+- The project's chat-model path binds every stage's tool on every call, like the Claude
+  runner (``bench_models.py`` measures both runners' cache share against a simulated API).
 """
 
 from __future__ import annotations
