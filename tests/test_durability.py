@@ -111,7 +111,7 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(
     # a kill can land mid-write in the main thread while an agent works in another: a temp
     # file may be left, never a torn plan; resume sweeps it under the plan's lock
     assert main(["resume", str(path), "--plans-dir", str(plans)]) == 0
-    assert not list(plans.glob(".tmp-*.json"))
+    assert not list(plans.glob(".*.tmp"))
     plan = json.loads(path.read_text())
     verify(plan)
     assert plan["status"] == "completed"

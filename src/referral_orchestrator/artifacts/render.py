@@ -21,9 +21,7 @@ import datetime as dt
 import hashlib
 import io
 import json
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -42,15 +40,13 @@ from referral_orchestrator.launch.schedule import calendar_for
 from referral_orchestrator.launch.stages import RESPONSE_SLAS, readiness
 from referral_orchestrator.launch.text import csv_cell, ics_text, plain_url
 from referral_orchestrator.launch.zones import GO_LIVE_WINDOW, SESSION_START, WallClock, clock_for
+from referral_orchestrator.plan.atomic import write_atomic
 
 
 def _write(path: Path, text: str) -> None:
     """Atomic text write (artifacts are never left half-written)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+    write_atomic(path, text.encode("utf-8"))
 
 
 def _tidy(text: str) -> str:

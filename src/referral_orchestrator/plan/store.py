@@ -13,13 +13,13 @@ import datetime as dt
 import fcntl
 import json
 import os
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from referral_orchestrator.errors import PlanInvalid, PlanNotFound
 
+from .atomic import sweep, write_atomic
 from .chain import verify
 
 CHECKPOINTS = "checkpoints.sqlite"
@@ -64,47 +64,20 @@ class PlanStore:
         base = f"plan-{stamp:%Y%m%d-%H%M%S}"
         for n in range(1, 10_000):
             plan_id = base if n == 1 else f"{base}-{n}"
-            tmp = self._durable_temp(self.root, self._encode(make(plan_id)))
-            try:
-                os.link(tmp, self.path_of(plan_id))  # fails if the id is taken: never clobber
+            try:  # exclusive: fails if the id is taken, never clobbers another plan
+                write_atomic(self.path_of(plan_id), self._encode(make(plan_id)), exclusive=True)
             except FileExistsError:
                 continue
-            finally:
-                os.unlink(tmp)
-            self._fsync_dir()
             return plan_id, self.path_of(plan_id)
         raise PlanInvalid(f"too many plans created at {base}")  # pragma: no cover
 
     def write(self, path: Path, plan: dict[str, Any]) -> None:
         """Validate and atomically replace a plan file."""
-        tmp = self._durable_temp(path.parent, self._encode(plan), prefix=f".tmp-{path.stem}-")
-        try:
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
-        self._fsync_dir(path.parent)
+        write_atomic(path, self._encode(plan))
 
     def sweep(self, plan_id: str) -> None:
         """Remove temp files a killed writer of this plan left behind (call under its lock)."""
-        for stale in self.root.glob(f".tmp-{plan_id}-*.json"):
-            with contextlib.suppress(FileNotFoundError):
-                stale.unlink()
-
-    @staticmethod
-    def _durable_temp(folder: Path, data: bytes, prefix: str = ".tmp-new-") -> str:
-        """A fully written and fsynced temp file beside its destination."""
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=prefix, suffix=".json")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-        except BaseException:
-            os.unlink(tmp)
-            raise
-        return tmp
+        sweep(self.root, [f"{plan_id}.json"])
 
     def load(self, ref: str | os.PathLike[str]) -> tuple[Path, dict[str, Any]]:
         """Read and verify a plan (schema, hash chain, digest); refuse it if any fails."""
@@ -137,10 +110,3 @@ class PlanStore:
     def _encode(plan: dict[str, Any]) -> bytes:
         verify(plan, f"plan {plan.get('plan_id')}")
         return (json.dumps(plan, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
-
-    def _fsync_dir(self, folder: Path | None = None) -> None:
-        fd = os.open(folder or self.root, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)

@@ -1,0 +1,74 @@
+"""The one way files are written: atomically, durably, with the permissions the umask gives.
+
+Plans and artifacts both go through :func:`write_atomic`: a temp file in the destination's
+folder, every byte written, flushed and fsynced, then renamed over the destination (or
+hard-linked for a create that must never replace), then the folder fsynced, so a reader -
+or a ``kill -9`` - sees the old file or the new one, never a torn one. The temp file is
+removed on any error. Files are created with mode ``0o666`` minus the umask (``mkstemp``'s
+``0o600`` would keep the runbook from teammates and the landing page from a web server).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from collections.abc import Iterable
+from pathlib import Path
+
+TEMP_SUFFIX = ".tmp"
+
+
+def temp_name(name: str, token: str) -> str:
+    """The temp file name used while ``name`` is written (hidden, recognisable, unique)."""
+    return f".{name}.{token}{TEMP_SUFFIX}"
+
+
+def write_atomic(path: Path, data: bytes, *, exclusive: bool = False) -> None:
+    """Write ``data`` to ``path`` atomically; ``exclusive`` raises if ``path`` exists."""
+    folder = path.parent
+    tmp = folder / temp_name(path.name, secrets.token_hex(4))
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    renamed = False
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if exclusive:
+            os.link(tmp, path)  # fails if the name is taken: a create never clobbers
+        else:
+            os.replace(tmp, path)
+            renamed = True
+    finally:
+        if not renamed:  # after a link, or on any error, the temp name must go
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+    fsync_dir(folder)
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (a no-op where folders cannot be opened)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # Windows cannot open a folder; its renames are durable on return
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def sweep(folder: Path, names: Iterable[str]) -> None:
+    """Remove temp files a killed writer of ``names`` left in ``folder`` (nothing else)."""
+    wanted = set(names)
+    if not folder.is_dir():
+        return
+    for entry in folder.glob(f".*{TEMP_SUFFIX}"):
+        base = entry.name[1:-len(TEMP_SUFFIX)].rpartition(".")[0]
+        if base in wanted:
+            with contextlib.suppress(FileNotFoundError):
+                entry.unlink()
