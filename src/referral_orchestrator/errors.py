@@ -10,10 +10,18 @@ The tree::
     │   ├── InvalidRequest         a launch request field is wrong (date, channel, name, ...)
     │   ├── PlanNotFound           no plan with that id or path
     │   ├── InvalidDecision        an approval / escalation decision that does not fit the plan
-    │   └── ModelConfigError       unknown model id, missing or rejected API key
+    │   ├── ModelConfigError       unknown model id, missing or rejected API key
+    │   ├── PlanBusy               another command holds the plan's lock past the timeout
+    │   └── OutFolderTaken         --out holds files that are not this plan's
     ├── PlanError                  a plan file cannot be trusted; exit 3
-    │   ├── PlanInvalid            fails plans/plan.schema.json
-    │   └── PlanTampered           the transition hash chain or body digest does not match
+    │   ├── PlanInvalid            fails plans/plan.schema.json, or is not readable JSON
+    │   ├── PlanIdentity           the file is a link, or its name and plan_id disagree
+    │   ├── PlanTampered           the transition hash chain or body digest does not match
+    │   │   ├── PlanUnsigned       a signing key is set and the plan carries no signature
+    │   │   └── BadSignature       the signature does not match (re-sealed without the key)
+    │   ├── ArtifactsTampered      a deliverable differs from the digest the plan recorded
+    │   └── CheckpointMismatch     the checkpoints are missing or belong to another run
+    ├── StorageError               a file could not be written (disk full, permissions); exit 1
     ├── RunHalted                  the rip-cord was pulled; the plan is closed; exit 4
     └── AgentError                 an agent step failed (fed to the guardrails, never to users);
         │                          ``.usage`` carries what the step was billed for
@@ -77,6 +85,18 @@ class ModelConfigError(UsageError):
     code = "model_config"
 
 
+class PlanBusy(UsageError):
+    """Another command holds the plan's lock and did not let go within the timeout."""
+
+    code = "plan_busy"
+
+
+class OutFolderTaken(UsageError):
+    """The artifact folder holds files of another plan, or of nobody."""
+
+    code = "out_folder_taken"
+
+
 class PlanError(ReferralError):
     """A plan file fails validation and is refused."""
 
@@ -90,10 +110,46 @@ class PlanInvalid(PlanError):
     code = "plan_invalid"
 
 
+class PlanIdentity(PlanError):
+    """The plan file is a symbolic link, or its ``plan_id`` is not its file name."""
+
+    code = "plan_identity"
+
+
 class PlanTampered(PlanError):
     """The transition hash chain or the body digest does not match."""
 
     code = "plan_tampered"
+
+
+class PlanUnsigned(PlanTampered):
+    """A signing key is configured and the plan carries no signature."""
+
+    code = "plan_unsigned"
+
+
+class BadSignature(PlanTampered):
+    """The plan's signature does not match: it was re-sealed without the signing key."""
+
+    code = "bad_signature"
+
+
+class ArtifactsTampered(PlanError):
+    """A deliverable on disk differs from the SHA-256 the plan recorded for it."""
+
+    code = "artifacts_tampered"
+
+
+class CheckpointMismatch(PlanError):
+    """The run's checkpoints are missing or are not this plan's (another run's thread)."""
+
+    code = "checkpoint_mismatch"
+
+
+class StorageError(ReferralError):
+    """A file or the checkpoint database could not be written; the plan stays valid."""
+
+    code = "storage"
 
 
 class RunHalted(ReferralError):

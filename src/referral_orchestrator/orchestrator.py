@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import math
+import os
 import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -20,7 +22,7 @@ from typing import Any
 from .artifacts.report import DEFAULT_PLANS_DIR
 from .engine.roster import Roster, load_roster
 from .engine.state import RunContext
-from .errors import InvalidDecision, RunHalted
+from .errors import InvalidDecision, RunHalted, UsageError
 from .launch.channels import normalize_channel
 from .launch.request import (
     LaunchRequest,
@@ -33,10 +35,11 @@ from .launch.request import (
 )
 from .plan.chain import chain
 from .plan.record import build
-from .plan.store import PlanStore
+from .plan.store import LOCK_TIMEOUT, PlanStore
 from .runners import AgentRunner, resolve_runner
 
 DEFAULT_LANDING = "https://www.example.com/refer/{slug}"
+LOCK_TIMEOUT_ENV = "REFERRAL_ORCHESTRATOR_LOCK_TIMEOUT"
 TransitionHook = Callable[[dict[str, Any]], None]
 
 
@@ -96,9 +99,10 @@ class Orchestrator:
                  clock: Callable[[], dt.datetime] | None = None, max_concurrency: int = 16,
                  on_transition: TransitionHook | None = None,
                  max_cost_usd: float | None = None,
-                 runner_options: dict[str, Any] | None = None) -> None:
+                 runner_options: dict[str, Any] | None = None,
+                 lock_timeout: float | None = None) -> None:
         check_limits(max_concurrency=max_concurrency, max_cost_usd=max_cost_usd)
-        self.store = PlanStore(plans_dir)
+        self.store = PlanStore(plans_dir, lock_timeout=_lock_timeout(lock_timeout))
         self.model = model
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self.max_concurrency = max_concurrency
@@ -156,14 +160,15 @@ class Orchestrator:
             return build(meta, values, [])
 
         plan_id, path = self.store.create(make, now)
-        with self.store.lock(plan_id):
-            return self._run(path, self.store.load(path)[1], values)
+        home = self.store.home_of(path)
+        with home.lock(plan_id):
+            return self._run(home, path, home.load(path)[1], values)
 
     def approve(self, plan: str | Path, approver: str, *, reject: bool = False,
                 note: str | None = None, by: str | None = None) -> LaunchResult:
         """Record one approver's decision and resume the run."""
         note, by = check_note(note, "--note"), check_note(by, "--by", 80)
-        with self._locked(plan) as (path, doc):
+        with self._locked(plan) as (home, path, doc):
             self._expect(doc, "awaiting_approval", "approve")
             pending = [p["approver"] for p in (doc.get("pending") or {}).get("pending", [])]
             wanted = " ".join(approver.split()).lower()  # names are stored whitespace-collapsed
@@ -172,7 +177,7 @@ class Orchestrator:
                 raise InvalidDecision(
                     f"{approver!r} has no pending approval on {doc['plan_id']}: pending are "
                     f"{', '.join(pending) or 'none'}")
-            return self._run(path, doc, self._command({
+            return self._run(home, path, doc, self._command({
                 "type": "approval", "approver": match, "decision": "reject" if reject
                 else "approve", "note": note, "by": by}))
 
@@ -181,7 +186,7 @@ class Orchestrator:
                    by: str | None = None) -> LaunchResult:
         """The exec sponsor's decision at the top of the ladder."""
         note, by = check_note(note, "--note"), check_note(by, "--by", 80)
-        with self._locked(plan) as (path, doc):
+        with self._locked(plan) as (home, path, doc):
             self._expect(doc, "awaiting_decision", "escalation")
             req = doc["request"]["normalized"]
             value: dict[str, Any] = {"decision": decision, "note": note, "by": by}
@@ -207,14 +212,14 @@ class Orchestrator:
             elif decision not in ("proceed", "halt"):
                 raise InvalidDecision(
                     f"unknown --decision {decision!r}: use proceed, descope, postpone or halt")
-            return self._run(path, doc, self._command(value))
+            return self._run(home, path, doc, self._command(value))
 
     def resume(self, plan: str | Path) -> LaunchResult:
         """Continue a run that stopped (crash, kill) from its last checkpoint."""
-        with self._locked(plan) as (path, doc):
+        with self._locked(plan) as (home, path, doc):
             if doc["status"] == "halted":
                 self._expect(doc, "running", "resume")
-            return self._run(path, doc, None)
+            return self._run(home, path, doc, None)
 
     def status(self, plan: str | Path, *, today: str | dt.date | None = None) -> LaunchResult:
         """One plan's status; escalates approvals whose deadline has passed."""
@@ -224,10 +229,10 @@ class Orchestrator:
             slipped = [a["approver"] for a in doc["approvals"]
                        if a["status"] == "pending" and dt.date.fromisoformat(a["deadline"]) < day]
             if slipped:
-                with self._locked(plan) as (path, doc):
-                    return self._run(path, doc, self._command(
+                with self._locked(plan) as (home, path, doc):
+                    return self._run(home, path, doc, self._command(
                         {"type": "deadline", "slipped": slipped, "today": day.isoformat()}))
-        return self._result(path, doc)
+        return self._result(self.store.home_of(path), path, doc)
 
     def list_plans(self) -> list[dict[str, Any]]:
         """One summary row per plan in the folder (invalid plans are listed as such)."""
@@ -301,28 +306,29 @@ class Orchestrator:
                 f"see 'referral-orchestrator status {doc['plan_id']}'")
 
     @contextlib.contextmanager
-    def _locked(self, plan: str | Path) -> Iterator[tuple[Path, dict[str, Any]]]:
-        path = self.store.resolve(plan)
-        self.store.load(path)  # refuse a tampered plan before waiting on its lock
-        with self.store.lock(path.stem):
-            self.store.sweep(path.stem)  # a killed writer may have left a temp file
-            yield self.store.load(path)  # re-read: another process may have moved it on
+    def _locked(self, plan: str | Path) -> Iterator[tuple[PlanStore, Path, dict[str, Any]]]:
+        """The plan's own store (its folder: lock, checkpoints), its path and fresh content."""
+        path, doc = self.store.load(plan)  # refuse a tampered plan before waiting on its lock
+        home = self.store.home_of(path)
+        with home.lock(doc["plan_id"]):
+            home.sweep(doc["plan_id"])  # a killed writer may have left a temp file
+            path, doc = home.load(path)  # re-read: another process may have moved it on
+            yield home, path, doc
 
     @contextlib.contextmanager
-    def _graph(self) -> Iterator[Any]:
+    def _graph(self, home: PlanStore) -> Iterator[Any]:
         from langgraph.checkpoint.sqlite import SqliteSaver
 
         from .engine.graph import build_graph
 
-        self.store.ensure()
-        conn = sqlite3.connect(self.store.checkpoint_path, check_same_thread=False,
-                               timeout=60)
+        conn = sqlite3.connect(home.checkpoint_path, check_same_thread=False, timeout=60)
         try:
             yield build_graph(SqliteSaver(conn))
         finally:
             conn.close()
 
-    def _run(self, path: Path, doc: dict[str, Any], graph_input: Any) -> LaunchResult:
+    def _run(self, home: PlanStore, path: Path, doc: dict[str, Any],
+             graph_input: Any) -> LaunchResult:
         """Drive the graph, writing the plan after every streamed node update."""
         if self._runner is None:
             options = dict(self.runner_options)
@@ -341,7 +347,7 @@ class Orchestrator:
             max_concurrency=self.max_concurrency, deliverables=doc["deliverables"],
             pending=doc.get("pending"))
         transitions: list[dict[str, Any]] = doc["transitions"]
-        with self._graph() as graph:
+        with self._graph(home) as graph:
             snap = graph.get_state(config)
             values: dict[str, Any] = dict(snap.values) or self._values_from_plan(doc)
             announced = len(transitions)
@@ -369,7 +375,7 @@ class Orchestrator:
                     if len(merged) != len(transitions):
                         transitions = merged
                         meta["updated_at"] = self.clock().isoformat()
-                        self.store.write(path, build(meta, values, transitions))
+                        home.write(path, build(meta, values, transitions))
                         self._announce(transitions[announced:])
                         announced = len(transitions)
             snap = graph.get_state(config)
@@ -390,9 +396,9 @@ class Orchestrator:
                                                             plan_id=meta["plan_id"])}
         meta["updated_at"] = self.clock().isoformat()
         plan = build(meta, values, transitions)
-        self.store.write(path, plan)
+        home.write(path, plan)
         self._announce(transitions[announced:])
-        return self._result(path, plan)
+        return self._result(home, path, plan)
 
     @staticmethod
     def _merge(prior: list[dict[str, Any]],
@@ -412,13 +418,28 @@ class Orchestrator:
                 "landing_url": given["landing_url"], "status": "running", "attempts": {},
                 "outcome": {}, "probe_landing": "landing_url" in given["given"]}
 
-    def _result(self, path: Path, plan: dict[str, Any]) -> LaunchResult:
+    def _result(self, home: PlanStore, path: Path, plan: dict[str, Any]) -> LaunchResult:
         from .artifacts.report import next_actions
 
         return LaunchResult(plan_id=plan["plan_id"], status=plan["status"], plan_path=path,
                             artifacts=dict(plan["deliverables"]),
-                            next_actions=next_actions(plan, self.store.root),
+                            next_actions=next_actions(plan, home.root),
                             pending=plan.get("pending"), plan=plan)
+
+
+def _lock_timeout(given: float | None) -> float:
+    """Seconds to wait for a busy plan: the argument, else the environment, else 60."""
+    text = os.environ.get(LOCK_TIMEOUT_ENV, "").strip() if given is None else str(given)
+    if not text:
+        return LOCK_TIMEOUT
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds < 0:
+        raise UsageError(f"{LOCK_TIMEOUT_ENV} (lock_timeout) must be a number of seconds "
+                         f">= 0, default {LOCK_TIMEOUT:g}; got {text!r}")
+    return seconds
 
 
 def launch_program(program: str, launch_date: str | dt.date, channels: str | list[str], *,

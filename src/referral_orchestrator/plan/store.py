@@ -2,34 +2,55 @@
 
 Plans live in ``<plans-dir>/plan-<YYYYMMDD-HHMMSS>[-n].json``. Every write validates
 first and is atomic (temp file, fsync, rename, fsync of the folder), so a reader - or a
-``kill -9`` - never sees a torn file. Every load validates too. Commands that change a
-plan hold its lock (``fcntl.flock``) for the whole read-modify-write.
+``kill -9`` - never sees a torn file. Every load validates too, and refuses a file that is
+a symbolic link or whose ``plan_id`` is not its name (two names for one plan would mean two
+locks, and a write through a link replaces the link with a copy).
+
+Commands that change a plan hold its lock for the whole read-modify-write: a ``filelock``
+lock (``fcntl`` on POSIX, ``msvcrt`` on Windows) named after the plan id, in the plan's own
+folder. Waiting is bounded (``lock_timeout``, default 60 s); past it the command fails with
+:class:`~referral_orchestrator.errors.PlanBusy` instead of hanging.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import json
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from referral_orchestrator.errors import PlanInvalid, PlanNotFound
+from filelock import FileLock, SoftFileLock, Timeout
+
+from referral_orchestrator.errors import PlanBusy, PlanIdentity, PlanInvalid, PlanNotFound
 
 from .atomic import sweep, write_atomic
 from .chain import verify
 
 CHECKPOINTS = "checkpoints.sqlite"
+LOCK_TIMEOUT = 60.0
 
 
 class PlanStore:
     """Plan files, their locks and the checkpoint database of one plans folder."""
 
-    def __init__(self, plans_dir: str | os.PathLike[str] = ".claude/plans") -> None:
+    def __init__(self, plans_dir: str | os.PathLike[str] = ".claude/plans", *,
+                 lock_timeout: float = LOCK_TIMEOUT) -> None:
         self.root = Path(plans_dir)
+        self.lock_timeout = lock_timeout
+
+    def home_of(self, path: Path) -> PlanStore:
+        """The store of the folder a plan file really lives in (its checkpoints and lock).
+
+        A plan named by path from another working directory, or with another
+        ``--plans-dir``, is still run against its own checkpoints and its own lock.
+        """
+        folder = path.parent.resolve()
+        if folder == self.root.resolve():
+            return self
+        return PlanStore(folder, lock_timeout=self.lock_timeout)
 
     @property
     def checkpoint_path(self) -> Path:
@@ -46,6 +67,10 @@ class PlanStore:
         candidates = [Path(text)] if text.endswith(".json") else []
         candidates.append(self.path_of(text))
         for path in candidates:
+            if path.is_symlink():
+                raise PlanIdentity(
+                    f"{path} is a symbolic link: a plan is refused under a second name; "
+                    "pass the plan's own file")
             if path.is_file():
                 return path
         raise PlanNotFound(
@@ -79,15 +104,31 @@ class PlanStore:
         """Remove temp files a killed writer of this plan left behind (call under its lock)."""
         sweep(self.root, [f"{plan_id}.json"])
 
-    def load(self, ref: str | os.PathLike[str]) -> tuple[Path, dict[str, Any]]:
-        """Read and verify a plan (schema, hash chain, digest); refuse it if any fails."""
+    def load(self, ref: str | os.PathLike[str], *,
+             identity: bool = True) -> tuple[Path, dict[str, Any]]:
+        """Read and verify a plan (schema, hash chain, digest); refuse it if any fails.
+
+        ``identity=False`` skips the name checks (``validate`` of a copy kept elsewhere).
+        """
         path = self.resolve(ref)
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise PlanInvalid(f"{path} cannot be read ({exc.strerror}): fix its permissions "
+                              "or restore it") from None
+        try:
+            plan = verify(json.loads(raw.decode("utf-8")), str(path))
+        except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
             raise PlanInvalid(f"{path} is not valid JSON ({exc}): restore it or start a new "
                               "launch") from None
-        return path, verify(data, str(path))
+        except RecursionError:
+            raise PlanInvalid(f"{path} is nested too deeply to be a plan: restore it or start "
+                              "a new launch") from None
+        if identity and plan["plan_id"] != path.stem:
+            raise PlanIdentity(
+                f"{path} holds plan {plan['plan_id']}: a plan's file must be named after its "
+                f"id; rename it to {plan['plan_id']}.json or restore it")
+        return path, plan
 
     def list(self) -> list[Path]:
         """All plan files, oldest first."""
@@ -97,14 +138,26 @@ class PlanStore:
 
     @contextlib.contextmanager
     def lock(self, plan_id: str) -> Iterator[None]:
-        """Exclusive lock on one plan, held across a read-modify-write (blocks, never fails)."""
+        """Exclusive lock on one plan id, held across a read-modify-write.
+
+        Waits at most ``lock_timeout`` seconds, then raises ``PlanBusy``.
+        """
         self.ensure()
-        with open(self.root / f".{plan_id}.lock", "a+b") as fh:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        path = self.root / f".{plan_id}.lock"
+        lock = FileLock(str(path), timeout=self.lock_timeout)
+        try:
+            lock.acquire()
+        except Timeout:
+            # only a soft lock (no fcntl, no msvcrt) can outlive a killed holder
+            stale = (f"; if no command is running, delete {path}"
+                     if issubclass(FileLock, SoftFileLock) else "")
+            raise PlanBusy(
+                f"another command holds plan {plan_id} (waited {self.lock_timeout:g} s): try "
+                f"again when it finishes{stale}") from None
+        try:
+            yield
+        finally:
+            lock.release()
 
     @staticmethod
     def _encode(plan: dict[str, Any]) -> bytes:
