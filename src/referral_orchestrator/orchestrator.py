@@ -13,6 +13,8 @@ import contextlib
 import datetime as dt
 import math
 import os
+import secrets
+import shlex
 import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -22,7 +24,7 @@ from typing import Any
 from .artifacts.report import DEFAULT_PLANS_DIR
 from .engine.roster import Roster, load_roster
 from .engine.state import RunContext
-from .errors import InvalidDecision, RunHalted, UsageError
+from .errors import CheckpointMismatch, InvalidDecision, RunHalted, UsageError
 from .launch.channels import normalize_channel
 from .launch.request import (
     LaunchRequest,
@@ -33,8 +35,8 @@ from .launch.request import (
     parse_date,
     parse_request,
 )
-from .plan.chain import chain
-from .plan.record import build
+from .plan.chain import chain, checkpoint_mismatch
+from .plan.record import build, values_from_plan
 from .plan.store import LOCK_TIMEOUT, PlanStore
 from .runners import AgentRunner, resolve_runner
 
@@ -151,18 +153,19 @@ class Orchestrator:
         now = self.clock()
         meta = {"given": given, "model": self._model_name(), "created_at": now.isoformat(),
                 "updated_at": now.isoformat(), "status": "running",
-                "checkpoint": str(self.store.checkpoint_path),
+                "checkpoint": str(self.store.checkpoint_path.absolute()),
                 "max_concurrency": self.max_concurrency}
 
         def make(plan_id: str) -> dict[str, Any]:
+            # absolute: a run continued from another folder writes to the same place
             folder = Path(out_dir) if out_dir is not None else Path("launches") / plan_id
-            meta.update(plan_id=plan_id, out_dir=str(folder))
+            meta.update(plan_id=plan_id, out_dir=str(folder.absolute()))
             return build(meta, values, [])
 
         plan_id, path = self.store.create(make, now)
         home = self.store.home_of(path)
         with home.lock(plan_id):
-            return self._run(home, path, home.load(path)[1], values)
+            return self._run(home, path, home.load(path)[1], values, fresh=True)
 
     def approve(self, plan: str | Path, approver: str, *, reject: bool = False,
                 note: str | None = None, by: str | None = None) -> LaunchResult:
@@ -214,11 +217,18 @@ class Orchestrator:
                     f"unknown --decision {decision!r}: use proceed, descope, postpone or halt")
             return self._run(home, path, doc, self._command(value))
 
-    def resume(self, plan: str | Path) -> LaunchResult:
-        """Continue a run that stopped (crash, kill) from its last checkpoint."""
+    def resume(self, plan: str | Path, *, from_plan: bool = False) -> LaunchResult:
+        """Continue a run that stopped (crash, kill) from its last checkpoint.
+
+        ``from_plan=True`` first rebuilds the checkpoints from the plan's own records when
+        they are missing or are not this plan's (another run's, or an older copy): the run
+        goes on where the plan says it stood, with every decision and finished stage kept.
+        """
         with self._locked(plan) as (home, path, doc):
             if doc["status"] == "halted":
                 self._expect(doc, "running", "resume")
+            if from_plan:
+                self._rebuild(home, doc)
             return self._run(home, path, doc, None)
 
     def status(self, plan: str | Path, *, today: str | dt.date | None = None) -> LaunchResult:
@@ -265,9 +275,9 @@ class Orchestrator:
         """Async :meth:`escalation`."""
         return await asyncio.to_thread(self.escalation, *args, **kwargs)
 
-    async def aresume(self, plan: str | Path) -> LaunchResult:
+    async def aresume(self, plan: str | Path, *, from_plan: bool = False) -> LaunchResult:
         """Async :meth:`resume`."""
-        return await asyncio.to_thread(self.resume, plan)
+        return await asyncio.to_thread(self.resume, plan, from_plan=from_plan)
 
     async def astatus(self, plan: str | Path, **kwargs: Any) -> LaunchResult:
         """Async :meth:`status`."""
@@ -279,8 +289,44 @@ class Orchestrator:
     def _initial_state(req: LaunchRequest, team: Roster, landing: str) -> dict[str, Any]:
         request = req.model_dump(mode="json")
         request["audience"] = list(req.audience)
-        return {"request": request, "roster": team.overrides(), "landing_url": landing,
-                "status": "running", "attempts": {}, "outcome": {}}
+        return {"run_id": secrets.token_hex(16), "request": request, "roster": team.overrides(),
+                "landing_url": landing, "status": "running", "attempts": {}, "outcome": {}}
+
+    @staticmethod
+    def _config(doc: dict[str, Any]) -> dict[str, Any]:
+        return {"configurable": {"thread_id": doc["plan_id"]}}
+
+    def _check_thread(self, home: PlanStore, doc: dict[str, Any],
+                      values: dict[str, Any]) -> None:
+        """Refuse to go on from checkpoints that are missing or not this plan's run."""
+        recover = shlex.join(["referral-orchestrator", "resume", doc["plan_id"], "--from-plan",
+                              "--plans-dir", str(home.root)])
+        if not values.get("run_id"):  # no thread, or only its unapplied input
+            if doc["transitions"]:
+                raise CheckpointMismatch(
+                    f"{doc['plan_id']} has progressed but its checkpoints are missing from "
+                    f"{home.checkpoint_path}: rebuild them from the plan with '{recover}'")
+            return
+        reason = checkpoint_mismatch(doc, values)
+        if reason is not None:
+            raise CheckpointMismatch(
+                f"the checkpoints of {doc['plan_id']} in {home.checkpoint_path} are not its "
+                f"run ({reason}): rebuild them from the plan with '{recover}'")
+
+    def _rebuild(self, home: PlanStore, doc: dict[str, Any]) -> None:
+        """Seed a fresh checkpoint thread from the plan, at the node its state ends at."""
+        from langgraph.graph import START
+
+        config = self._config(doc)
+        with self._graph(home) as graph:
+            snap = graph.get_state(config)
+            if snap.values.get("run_id") and checkpoint_mismatch(doc, snap.values) is None:
+                return  # the checkpoints are intact: a plain resume
+            graph.checkpointer.delete_thread(doc["plan_id"])
+            # as if the node the plan's state ends at had just written it: the graph's own
+            # routing then picks the next node (the approval gate, the sponsor, go-live...)
+            graph.update_state(config, values_from_plan(doc),
+                               as_node=doc["state"]["resume_at"] or START)
 
     def _model_name(self) -> str:
         return self.model if isinstance(self.model, str) else getattr(
@@ -327,8 +373,8 @@ class Orchestrator:
         finally:
             conn.close()
 
-    def _run(self, home: PlanStore, path: Path, doc: dict[str, Any],
-             graph_input: Any) -> LaunchResult:
+    def _run(self, home: PlanStore, path: Path, doc: dict[str, Any], graph_input: Any, *,
+             fresh: bool = False) -> LaunchResult:
         """Drive the graph, writing the plan after every streamed node update."""
         if self._runner is None:
             options = dict(self.runner_options)
@@ -339,8 +385,8 @@ class Orchestrator:
             self._runner = resolve_runner(model, **options)
         ctx = RunContext(runner=self._runner, clock=self.clock,
                          max_concurrency=self.max_concurrency)
-        config = {"configurable": {"thread_id": doc["plan_id"]},
-                  "max_concurrency": self.max_concurrency, "recursion_limit": 200}
+        config = {**self._config(doc), "max_concurrency": self.max_concurrency,
+                  "recursion_limit": 200}
         meta = {k: doc[k] for k in ("plan_id", "model", "created_at", "status")}
         meta.update(given=doc["request"]["given"], out_dir=doc["context_passing"][
             "artifacts_location"], checkpoint=doc["context_passing"].get("checkpoint", ""),
@@ -349,7 +395,17 @@ class Orchestrator:
         transitions: list[dict[str, Any]] = doc["transitions"]
         with self._graph(home) as graph:
             snap = graph.get_state(config)
-            values: dict[str, Any] = dict(snap.values) or self._values_from_plan(doc)
+            if fresh and snap.values:  # a deleted plan's thread under a reused plan id
+                graph.checkpointer.delete_thread(doc["plan_id"])
+                snap = graph.get_state(config)
+            if not fresh:
+                self._check_thread(home, doc, snap.values)
+            started = bool(snap.values.get("run_id"))  # not just the unapplied input
+            values: dict[str, Any] = dict(snap.values) if started else values_from_plan(doc)
+            # The plan records the state of the last checkpointed step ("settled"), never a
+            # newer one: a values chunk is emitted before its checkpoint is written, and is
+            # only known to be durable once the next step's updates arrive.
+            settled = latest = values
             announced = len(transitions)
             if graph_input is None and snap.values:
                 transitions = self._merge(transitions, snap.values.get("transitions", []))
@@ -361,13 +417,15 @@ class Orchestrator:
                 # Only tasks that are all waiting on a person leave nothing to run.
                 run = any(not t.interrupts for t in snap.tasks)
             if run:
+                meta["status"] = "running"
                 for mode, chunk in graph.stream(graph_input, config, context=ctx,
                                                 stream_mode=["updates", "values"],
                                                 durability="sync"):
                     if mode == "values":
-                        values = {k: v for k, v in chunk.items() if not k.startswith("__")}
-                        merged = self._merge(transitions, values.get("transitions", []))
+                        latest = {k: v for k, v in chunk.items() if not k.startswith("__")}
+                        merged = self._merge(transitions, latest.get("transitions", []))
                     else:
+                        settled = latest
                         records = [r for node, upd in chunk.items()
                                    if not node.startswith("__") and upd
                                    for r in upd.get("transitions", [])]
@@ -375,7 +433,7 @@ class Orchestrator:
                     if len(merged) != len(transitions):
                         transitions = merged
                         meta["updated_at"] = self.clock().isoformat()
-                        home.write(path, build(meta, values, transitions))
+                        home.write(path, build(meta, settled, transitions))
                         self._announce(transitions[announced:])
                         announced = len(transitions)
             snap = graph.get_state(config)
@@ -392,8 +450,8 @@ class Orchestrator:
             meta["status"] = "completed" if not snap.tasks else "running"
         from .artifacts.render import render
 
-        meta["deliverables"] = {"plan": str(path), **render(values, Path(meta["out_dir"]),
-                                                            plan_id=meta["plan_id"])}
+        meta["deliverables"] = {"plan": str(path.absolute()), **render(
+            values, Path(meta["out_dir"]), plan_id=meta["plan_id"])}
         meta["updated_at"] = self.clock().isoformat()
         plan = build(meta, values, transitions)
         home.write(path, plan)
@@ -410,13 +468,6 @@ class Orchestrator:
         if self.on_transition is not None:
             for rec in records:
                 self.on_transition(rec)
-
-    @staticmethod
-    def _values_from_plan(doc: dict[str, Any]) -> dict[str, Any]:
-        given = doc["request"]
-        return {"request": given["normalized"], "roster": given["roster"],
-                "landing_url": given["landing_url"], "status": "running", "attempts": {},
-                "outcome": {}, "probe_landing": "landing_url" in given["given"]}
 
     def _result(self, home: PlanStore, path: Path, plan: dict[str, Any]) -> LaunchResult:
         from .artifacts.report import next_actions

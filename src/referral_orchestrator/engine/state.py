@@ -37,6 +37,7 @@ def merge(left: dict[str, Any] | None, right: dict[str, Any] | None) -> dict[str
 class LaunchState(TypedDict, total=False):
     """Everything the launch knows, stage by stage."""
 
+    run_id: str  # one per launch: ties a checkpoint thread to the plan that started it
     request: dict[str, Any]
     roster: dict[str, Any]
     landing_url: str

@@ -15,6 +15,7 @@ from referral_orchestrator.errors import PlanInvalid, PlanTampered
 from referral_orchestrator.launch.content import fast_validator, validator
 
 GENESIS = "0" * 64
+CHAIN_FIELDS = ("seq", "prev_hash", "hash")
 
 
 def canonical(data: Any) -> bytes:
@@ -76,3 +77,37 @@ def verify(plan: Any, source: str = "plan") -> dict[str, Any]:
             "restore the plan from version control or start a new launch"
         )
     return dict(plan)
+
+
+def checkpoint_mismatch(plan: dict[str, Any], values: dict[str, Any]) -> str | None:
+    """Why a checkpoint thread is not this plan's run, or ``None`` when it is.
+
+    The thread must carry the plan's run id; its history must open with the transitions
+    the plan's state reflects (``state.settled``), each identical to the plan's record; and
+    the plan's chain, re-derived from the thread's copies of its records, must end at the
+    plan's own hash. A thread may be ahead of the plan (a crash between the checkpoint and
+    the plan write): those records are merged on resume. It may never be behind or differ.
+    """
+    state = plan["state"]
+    if values.get("run_id") != state["run_id"]:
+        return "they belong to another run of this plan id"
+    records: list[dict[str, Any]] = values.get("transitions", [])
+    by_seq = {t["seq"]: t for t in plan["transitions"]}
+    settled = state["settled"]
+    if len(records) < len(settled):
+        return "they are older than the plan"
+    for seq, rec in zip(settled, records, strict=False):
+        mine = by_seq.get(seq, {})
+        if {k: v for k, v in mine.items() if k not in CHAIN_FIELDS} != rec:
+            return f"their transition #{seq} differs from the plan's"
+    theirs = {r["key"]: r for r in records}
+    copies = []
+    for rec in plan["transitions"]:
+        copy = theirs.get(rec["key"])
+        if copy is None:
+            break
+        copies.append(copy)
+    rebuilt = chain(copies, [])
+    if rebuilt and rebuilt[-1]["hash"] != plan["transitions"][len(rebuilt) - 1]["hash"]:
+        return f"the plan's chain head does not match theirs at transition #{len(rebuilt)}"
+    return None

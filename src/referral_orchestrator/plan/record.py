@@ -3,6 +3,12 @@
 ``transitions`` is one record per node execution, each carrying ``prev_hash`` and
 ``hash`` (SHA-256 over the canonical record), and ``integrity.body_sha256`` covers
 everything else, so an edit anywhere in the file is detected on load.
+
+The plan holds the whole graph state - most of it in the sections people read (tasks, QA,
+approvals, logs), the rest (stage outputs, guardrail bookkeeping) under ``state`` - so
+:func:`values_from_plan` can rebuild the run when its checkpoints are lost. ``state`` also
+says which checkpointed transitions the state reflects (``settled``, with their digest),
+which is how a checkpoint thread is matched to its plan.
 """
 
 from __future__ import annotations
@@ -20,9 +26,71 @@ from referral_orchestrator.launch.stages import (
     stages_at,
 )
 
-from .chain import seal
+from .chain import CHAIN_FIELDS, seal
 
 SCHEMA_VERSION = "1.0"
+# Graph state that no other plan section holds verbatim; ``state`` keeps it for a rebuild.
+OUTPUT_KEYS = ("tooling", "comms", "enablement", "partner_workflows", "golive")
+CONTROL_DEFAULTS: dict[str, Any] = {
+    "status": "running", "probe_landing": False, "outcome": {}, "failures": {},
+    "excluded": {}, "assigned": {}, "reassignment": None, "waivers": [], "escalation": None,
+    "decision": None, "approvals": {}, "substitutions": [], "changes": [],
+}
+
+
+def _state(values: dict[str, Any], transitions: list[dict[str, Any]]) -> dict[str, Any]:
+    """The rest of the graph state, and which checkpointed transitions it reflects.
+
+    ``settled`` lists the ``seq`` of every transition in the state, in the order the
+    checkpoint holds them (parallel drafts finish in one order and are applied in another).
+    """
+    seq_of = {t["key"]: t["seq"] for t in transitions}
+    settled = values.get("transitions", [])
+    return {
+        "run_id": values.get("run_id", ""),
+        "settled": [seq_of[r["key"]] for r in settled if r["key"] in seq_of],
+        "resume_at": settled[-1]["node"] if settled else None,
+        "outputs": {k: values.get(k) for k in OUTPUT_KEYS},
+        "control": {k: values.get(k, default) for k, default in CONTROL_DEFAULTS.items()},
+    }
+
+
+def raw_record(record: dict[str, Any]) -> dict[str, Any]:
+    """A plan transition as the graph wrote it (without its chain fields)."""
+    return {k: v for k, v in record.items() if k not in CHAIN_FIELDS}
+
+
+def values_from_plan(plan: dict[str, Any]) -> dict[str, Any]:
+    """The graph state a plan was built from (the inverse of :func:`build`).
+
+    Every transition of the plan comes back, including any recorded after the state was
+    last settled: the audit trail in the checkpoint then matches the plan's chain.
+    """
+    req, state, handling = plan["request"], plan["state"], plan["error_handling"]
+    values: dict[str, Any] = {
+        "run_id": state["run_id"], "request": req["normalized"], "roster": req["roster"],
+        "landing_url": req["landing_url"], "tasks": plan["tasks"],
+        "compressed_tasks": plan.get("compressed_tasks", []), "qa": plan.get("qa", {}),
+        "attempts": handling["attempts"], "budget": handling.get("extra_budget", {}),
+        "escalations": plan["escalation_log"], "remediations": plan["remediation_log"],
+        "usage": plan["usage"].get("records", []),
+        **{k: v for k, v in state["outputs"].items() if v is not None},
+        **state["control"],
+        "transitions": [raw_record(t) for t in _checkpoint_order(plan)],
+    }
+    for key in ("charter", "full_lead_launch"):
+        if plan.get(key) is not None:
+            values[key] = plan[key]
+    return values
+
+
+def _checkpoint_order(plan: dict[str, Any]) -> list[dict[str, Any]]:
+    """The plan's transitions, settled ones first in the order the checkpoint held them."""
+    by_seq = {t["seq"]: t for t in plan["transitions"]}
+    settled = [n for n in plan["state"]["settled"] if n in by_seq]
+    done = set(settled)
+    return [by_seq[n] for n in settled] + [t for t in plan["transitions"]
+                                           if t["seq"] not in done]
 
 
 def _stages(values: dict[str, Any], roster: Any) -> list[dict[str, Any]]:
@@ -148,5 +216,6 @@ def build(meta: dict[str, Any], values: dict[str, Any],
         "escalation_log": values.get("escalations", []),
         "remediation_log": values.get("remediations", []),
         "usage": usage_summary(values.get("usage", [])),
+        "state": _state(values, transitions),
     }
     return seal(plan)

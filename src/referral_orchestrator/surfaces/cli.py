@@ -139,6 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("resume", help="continue a stopped run from its last checkpoint")
     p.add_argument("plan", metavar="PLAN", help="plan id or path")
+    p.add_argument("--from-plan", action="store_true",
+                   help="rebuild missing or foreign checkpoints from the plan's own records "
+                   "(decisions and finished stages are kept), then continue")
     _add_common(p)
 
     p = sub.add_parser("status", help="one plan in detail, or all plans as a table")
@@ -249,7 +252,7 @@ def _dispatch(args: argparse.Namespace, orch: Any) -> Any:
         return orch.escalation(args.plan, args.decision, channel=args.channel,
                                launch_date=args.launch_date, note=args.note, by=args.by)
     if args.command == "resume":
-        return orch.resume(args.plan)
+        return orch.resume(args.plan, from_plan=args.from_plan)
     if args.plan is None:
         from referral_orchestrator.artifacts.report import plans_table
 
