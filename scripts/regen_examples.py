@@ -34,6 +34,7 @@ from types import ModuleType
 from typing import Any
 
 from referral_orchestrator import Orchestrator
+from referral_orchestrator.artifacts.manifest import MANIFEST
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = {"program": "Customer Advocates", "launch_date": "2026-12-10",
@@ -113,6 +114,7 @@ def generate(dest: Path, name: str = "output") -> list[Path]:
         result = Orchestrator(plans, clock=lambda: fixed).launch(**request, out_dir=dest)
     if result.status != "completed":
         raise SystemExit(f"example launch {name} did not complete: {result.status}")
+    (dest / MANIFEST).unlink()  # names a throwaway plan; the examples are the artifacts alone
     (dest / "README.md").write_text(readme, encoding="utf-8")
     # byte-exact files (CRLF in CSV and iCalendar): never let git rewrite line endings
     (dest / ".gitattributes").write_text("* -text\n", encoding="utf-8")

@@ -369,6 +369,6 @@ def test_descoping_a_channel_after_a_pause_removes_its_files_from_the_kit(tmp_pa
               "roster": plan["request"]["roster"], "tasks": plan["tasks"],
               "charter": plan["charter"],
               "comms": {"email:power users": {"assets": []}, "partner-kit": {"assets": []}}}
-    render(values, out)
+    render(values, out, plan_id=result.plan_id, plan_path=result.plan_path)
     assert not (out / "comms-kit" / "sms-power-users.md").exists()
     assert notes.read_text() == "kept"

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .artifacts.manifest import check_free, claim
 from .artifacts.report import DEFAULT_PLANS_DIR
 from .engine.roster import Roster, load_roster
 from .engine.state import RunContext
@@ -147,6 +148,8 @@ class Orchestrator:
         preflight = getattr(self._runner, "preflight", None)
         if callable(preflight):
             preflight()  # a missing or rejected key stops here, before anything is written
+        if out_dir is not None:  # a folder with anything in it is refused before any write
+            check_free(Path(out_dir))
         landing = landing_url or DEFAULT_LANDING.format(slug=req.program_slug)
         values = self._initial_state(req, team, landing)
         values["probe_landing"] = landing_url is not None
@@ -163,6 +166,11 @@ class Orchestrator:
             return build(meta, values, [])
 
         plan_id, path = self.store.create(make, now)
+        try:  # the folder may have been taken since the check (or the default one is not free)
+            claim(Path(str(meta["out_dir"])), plan_id, path)
+        except BaseException:
+            path.unlink()  # nobody else knows this plan yet: leave nothing behind
+            raise
         home = self.store.home_of(path)
         with home.lock(plan_id):
             return self._run(home, path, home.load(path)[1], values, fresh=True)
@@ -391,7 +399,7 @@ class Orchestrator:
         meta.update(given=doc["request"]["given"], out_dir=doc["context_passing"][
             "artifacts_location"], checkpoint=doc["context_passing"].get("checkpoint", ""),
             max_concurrency=self.max_concurrency, deliverables=doc["deliverables"],
-            pending=doc.get("pending"))
+            artifact_digests=doc.get("artifact_digests", {}), pending=doc.get("pending"))
         transitions: list[dict[str, Any]] = doc["transitions"]
         with self._graph(home) as graph:
             snap = graph.get_state(config)
@@ -450,8 +458,9 @@ class Orchestrator:
             meta["status"] = "completed" if not snap.tasks else "running"
         from .artifacts.render import render
 
-        meta["deliverables"] = {"plan": str(path.absolute()), **render(
-            values, Path(meta["out_dir"]), plan_id=meta["plan_id"])}
+        written = render(values, Path(meta["out_dir"]), plan_id=doc["plan_id"], plan_path=path)
+        meta["deliverables"] = {"plan": str(path.absolute()), **written.paths}
+        meta["artifact_digests"] = written.digests
         meta["updated_at"] = self.clock().isoformat()
         plan = build(meta, values, transitions)
         home.write(path, plan)

@@ -5,9 +5,12 @@ Rendered from graph state with the skills' Jinja templates (``launch-runbook``,
 ``--as-of`` and plan give the same files byte for byte. The plan id reaches the calendar
 only as a digest inside event UIDs (``plan_id=``), so two launches of one program never
 overwrite each other's events in a shared calendar, while a re-render of the same plan
-keeps them. The iCalendar writer is hand-rolled (RFC 5545) to keep the runtime free of
-extra dependencies; timed events are written in UTC (converted from the launch's wall
-clock with zoneinfo), so no VTIMEZONE has to be kept in sync with the tz database.
+keeps them. Every file is rendered first and then written in one go through the folder's
+manifest (``manifest.publish``), which refuses to overwrite what is not the plan's and
+records each file's SHA-256. The iCalendar writer is hand-rolled (RFC 5545) to keep the
+runtime free of extra dependencies; timed events are written in UTC (converted from the
+launch's wall clock with zoneinfo), so no VTIMEZONE has to be kept in sync with the tz
+database.
 
 Every piece of text is escaped for the file it lands in (``launch/text.py``): CSV cells
 never start a formula, Markdown shows text as typed and links only the URLs this package
@@ -21,14 +24,13 @@ import datetime as dt
 import hashlib
 import io
 import json
-import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from referral_orchestrator.engine.roster import roster_from_overrides
 from referral_orchestrator.launch import qa
 from referral_orchestrator.launch.channels import (
-    CHANNELS,
     limits,
     measure,
     program_slug,
@@ -40,13 +42,16 @@ from referral_orchestrator.launch.schedule import calendar_for
 from referral_orchestrator.launch.stages import RESPONSE_SLAS, readiness
 from referral_orchestrator.launch.text import csv_cell, ics_text, plain_url
 from referral_orchestrator.launch.zones import GO_LIVE_WINDOW, SESSION_START, WallClock, clock_for
-from referral_orchestrator.plan.atomic import write_atomic
+
+from .manifest import publish
 
 
-def _write(path: Path, text: str) -> None:
-    """Atomic text write (artifacts are never left half-written)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, text.encode("utf-8"))
+@dataclass
+class Written:
+    """What a render wrote: artifact name -> path, and relative path -> SHA-256."""
+
+    paths: dict[str, str]
+    digests: dict[str, str]
 
 
 def _tidy(text: str) -> str:
@@ -172,12 +177,12 @@ def tracking_links_csv(links: list[dict[str, Any]], partner: dict[str, Any] | No
     return _csv(rows)
 
 
-def render(values: dict[str, Any], out_dir: Path, *, plan_id: str | None = None
-           ) -> dict[str, str]:
-    """Write every artifact the state supports; returns name -> path.
+def render(values: dict[str, Any], out_dir: Path, *, plan_id: str,
+           plan_path: Path) -> Written:
+    """Write every artifact the state supports into the plan's folder ``out_dir``.
 
     ``plan_id`` makes calendar UIDs unique per plan (as a digest: the files never carry
-    the id itself); without it they are derived from the request.
+    the id itself) and names the folder's owner in its manifest.
     """
     env = template_env()
     req = values["request"]
@@ -188,11 +193,11 @@ def render(values: dict[str, Any], out_dir: Path, *, plan_id: str | None = None
     charter = values.get("charter") or {}
     written: dict[str, str] = {}
     clock = clock_for(req)
+    files: dict[str, bytes] = {}
 
     def emit(name: str, rel: str, text: str) -> None:
-        path = out_dir / rel
-        _write(path, text)
-        written[name] = str(path)
+        files[rel] = text.encode("utf-8")
+        written[name] = str(out_dir / rel)
 
     linkable = _generated_links(values)
 
@@ -215,7 +220,7 @@ def render(values: dict[str, Any], out_dir: Path, *, plan_id: str | None = None
                                                        plan_id=plan_id))
     comms = values.get("comms") or {}
     if comms:
-        written.update(_render_kit(values, out_dir, emit, markdown))
+        _render_kit(values, out_dir, emit, markdown)
     if values.get("golive"):
         checks = [c for v in values.get("qa", {}).values() for c in v.get("checks", [])]
         qa_rows = [{"stage": stage, "passed": sum(c["passed"] for c in v.get("checks", [])),
@@ -226,7 +231,9 @@ def render(values: dict[str, Any], out_dir: Path, *, plan_id: str | None = None
             "monitoring-plan.md.j2", golive=values["golive"], slas=RESPONSE_SLAS,
             readiness=readiness(values), accuracy=qa.accuracy(checks), qa_rows=qa_rows,
             people=people, ladder=roster.ladder(), clock=clock.describe()))
-    return written
+    # files of an earlier render that this one no longer writes (a descoped channel's
+    # drafts) are removed by the manifest, and only if they are unchanged
+    return Written(written, publish(out_dir, plan_id, plan_path, files))
 
 
 def _generated_links(values: dict[str, Any]) -> frozenset[str]:
@@ -244,24 +251,6 @@ def _generated_links(values: dict[str, Any]) -> frozenset[str]:
     return frozenset(u for u in urls if plain_url(u))
 
 
-def written_paths(index: list[dict[str, Any]]) -> set[str]:
-    """File names of the asset files an index lists."""
-    return {a["file"] for a in index}
-
-
-def _drop_stale(folder: Path, keep: set[str]) -> None:
-    """Remove asset files of channels no longer in the launch (e.g. after a descope).
-
-    Only files named like our channel assets (``<channel id>-<segment>.md|.html``) are
-    touched; anything else in the folder is left alone.
-    """
-    ids = "|".join(map(re.escape, CHANNELS))
-    pattern = re.compile(rf"^({ids})-[a-z0-9-]+\.(md|html)$")
-    for path in folder.glob("*"):
-        if path.is_file() and path.name not in keep and pattern.match(path.name):
-            path.unlink()
-
-
 def _kit_item(asset: dict[str, Any]) -> dict[str, Any]:
     """An asset with its limits and lengths as the channel counts them (SMS: encoding)."""
     caps = limits(asset["channel"], asset["body"])
@@ -271,7 +260,7 @@ def _kit_item(asset: dict[str, Any]) -> dict[str, Any]:
 
 
 def _render_kit(values: dict[str, Any], out_dir: Path, emit: Any,
-                markdown: Any) -> dict[str, str]:
+                markdown: Any) -> None:
     req = values["request"]
     comms = values["comms"]
     enablement = values.get("enablement") or {}
@@ -318,9 +307,6 @@ def _render_kit(values: dict[str, Any], out_dir: Path, emit: Any,
     placeholders = sorted({p for a in index for p in ("{first_name}", "REFERRAL_CODE",
                                                       "[Company legal name]")
                            if p in a["body"] + a.get("footer", "") + a.get("cta_url", "")})
-    _drop_stale(out_dir / "comms-kit", written_paths(index))
-    path = out_dir / "comms-kit" / "index.md"
-    _write(path, markdown("comms-kit.md.j2", index=index, extra=extra, links=live,
-                          partner=partner, placeholders=placeholders,
-                          tasks={t["id"] for t in values.get("tasks", [])}))
-    return {"comms_kit": str(path)}
+    emit("comms_kit", "comms-kit/index.md", markdown(
+        "comms-kit.md.j2", index=index, extra=extra, links=live, partner=partner,
+        placeholders=placeholders, tasks={t["id"] for t in values.get("tasks", [])}))
