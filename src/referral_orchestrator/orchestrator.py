@@ -21,11 +21,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .artifacts.manifest import check_free, claim
+from .artifacts.manifest import changed, check_free, claim
 from .artifacts.report import DEFAULT_PLANS_DIR
 from .engine.roster import Roster, load_roster
 from .engine.state import RunContext
-from .errors import CheckpointMismatch, InvalidDecision, RunHalted, UsageError
+from .errors import (
+    ArtifactsTampered,
+    CheckpointMismatch,
+    InvalidDecision,
+    RunHalted,
+    UsageError,
+)
 from .launch.channels import normalize_channel
 from .launch.request import (
     LaunchRequest,
@@ -38,6 +44,7 @@ from .launch.request import (
 )
 from .plan.chain import chain, checkpoint_mismatch
 from .plan.record import build, values_from_plan
+from .plan.signing import SignedSerializer, signing_key
 from .plan.store import LOCK_TIMEOUT, PlanStore
 from .runners import AgentRunner, resolve_runner
 
@@ -106,6 +113,7 @@ class Orchestrator:
                  lock_timeout: float | None = None) -> None:
         check_limits(max_concurrency=max_concurrency, max_cost_usd=max_cost_usd)
         self.store = PlanStore(plans_dir, lock_timeout=_lock_timeout(lock_timeout))
+        signing_key()  # a key that is set but too weak stops here, before anything is written
         self.model = model
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self.max_concurrency = max_concurrency
@@ -327,8 +335,12 @@ class Orchestrator:
 
         config = self._config(doc)
         with self._graph(home) as graph:
-            snap = graph.get_state(config)
-            if snap.values.get("run_id") and checkpoint_mismatch(doc, snap.values) is None:
+            try:
+                snap = graph.get_state(config)
+            except CheckpointMismatch:  # unsigned, edited, or signed with another key
+                snap = None
+            if (snap is not None and snap.values.get("run_id")
+                    and checkpoint_mismatch(doc, snap.values) is None):
                 return  # the checkpoints are intact: a plain resume
             graph.checkpointer.delete_thread(doc["plan_id"])
             # as if the node the plan's state ends at had just written it: the graph's own
@@ -375,11 +387,27 @@ class Orchestrator:
 
         from .engine.graph import build_graph
 
+        key = signing_key()
         conn = sqlite3.connect(home.checkpoint_path, check_same_thread=False, timeout=60)
         try:
-            yield build_graph(SqliteSaver(conn))
+            yield build_graph(SqliteSaver(conn, serde=None if key is None
+                                          else SignedSerializer(key)))
         finally:
             conn.close()
+
+    @staticmethod
+    def _snapshot(graph: Any, config: dict[str, Any], *, fresh: bool = False) -> Any:
+        """The thread's state; a fresh plan first drops a deleted plan's leftover thread."""
+        try:
+            snap = graph.get_state(config)
+        except CheckpointMismatch:
+            if not fresh:
+                raise
+            snap = None
+        if fresh and (snap is None or snap.values):  # a deleted plan's, under a reused id
+            graph.checkpointer.delete_thread(config["configurable"]["thread_id"])
+            snap = graph.get_state(config)
+        return snap
 
     def _run(self, home: PlanStore, path: Path, doc: dict[str, Any], graph_input: Any, *,
              fresh: bool = False) -> LaunchResult:
@@ -402,10 +430,7 @@ class Orchestrator:
             artifact_digests=doc.get("artifact_digests", {}), pending=doc.get("pending"))
         transitions: list[dict[str, Any]] = doc["transitions"]
         with self._graph(home) as graph:
-            snap = graph.get_state(config)
-            if fresh and snap.values:  # a deleted plan's thread under a reused plan id
-                graph.checkpointer.delete_thread(doc["plan_id"])
-                snap = graph.get_state(config)
+            snap = self._snapshot(graph, config, fresh=fresh)
             if not fresh:
                 self._check_thread(home, doc, snap.values)
             started = bool(snap.values.get("run_id"))  # not just the unapplied input
@@ -485,6 +510,38 @@ class Orchestrator:
                             artifacts=dict(plan["deliverables"]),
                             next_actions=next_actions(plan, home.root),
                             pending=plan.get("pending"), plan=plan)
+
+
+def validate_plan(file: str | Path) -> dict[str, Any]:
+    """Check a plan file (schema, chain, digest, signature) and the artifacts it recorded.
+
+    Raises ``PlanError`` (exit 3); an artifact whose bytes differ from the SHA-256 in the
+    plan is ``ArtifactsTampered``, naming the file. Artifacts that are not on disk (the plan
+    was copied elsewhere) are counted as missing, not refused. While a run is in progress
+    the files may be newer than the plan, so they are not compared.
+    """
+    path, plan = PlanStore(Path(file).parent).load(file, identity=False)
+    folder = Path(plan["context_passing"]["artifacts_location"])
+    digests = plan.get("artifact_digests", {})
+    edited: list[str] = []
+    missing: list[str] = []
+    if plan["status"] != "running":
+        edited, missing = changed(folder, digests)
+    if edited:
+        more = f" (and {len(edited) - 1} more)" if len(edited) > 1 else ""
+        raise ArtifactsTampered(
+            f"{folder / edited[0]}{more} differs from the SHA-256 that {plan['plan_id']} "
+            "recorded: restore it, or write the plan's version again with "
+            f"'referral-orchestrator resume {plan['plan_id']}'")
+    integrity = plan["integrity"]
+    signature = ("verified" if "signature" in integrity and signing_key() is not None
+                 else "not checked (no signing key set)" if "signature" in integrity
+                 else "none")
+    return {"file": str(path), "valid": True, "plan_id": plan["plan_id"],
+            "status": plan["status"], "transitions": len(plan["transitions"]),
+            "chain_head": integrity["chain_head"], "signature": signature,
+            "artifacts": {"location": str(folder), "checked": len(digests) - len(missing)
+                          if plan["status"] != "running" else 0, "missing": len(missing)}}
 
 
 def _lock_timeout(given: float | None) -> float:

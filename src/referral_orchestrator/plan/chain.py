@@ -2,7 +2,9 @@
 
 ``transitions`` is one record per node execution, each carrying ``prev_hash`` and ``hash``
 (SHA-256 over the canonical record), and ``integrity.body_sha256`` covers everything else,
-so an edit anywhere in the file is detected on load.
+so an edit anywhere in the file is detected on load. With a signing key set
+(``signing.KEY_ENV``), ``integrity.signature`` is an HMAC over the chain head and the body
+digest, and a plan without it, or re-sealed without the key, is refused.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ import hashlib
 import json
 from typing import Any
 
-from referral_orchestrator.errors import PlanInvalid, PlanTampered
+from referral_orchestrator.errors import BadSignature, PlanInvalid, PlanTampered, PlanUnsigned
 from referral_orchestrator.launch.content import fast_validator, validator
+
+from .signing import plan_signature, signature_problem, signing_key
 
 GENESIS = "0" * 64
 CHAIN_FIELDS = ("seq", "prev_hash", "hash")
@@ -45,10 +49,14 @@ def chain(records: list[dict[str, Any]], prior: list[dict[str, Any]]) -> list[di
 
 
 def seal(plan: dict[str, Any]) -> dict[str, Any]:
-    """Set ``integrity`` (chain head + body digest) on a plan; returns the plan."""
+    """Set ``integrity`` (chain head + body digest, signed when a key is set); returns it."""
     plan.pop("integrity", None)
     head = plan["transitions"][-1]["hash"] if plan["transitions"] else GENESIS
     plan["integrity"] = {"algorithm": "sha256", "chain_head": head, "body_sha256": sha256(plan)}
+    key = signing_key()
+    if key is not None:
+        plan["integrity"]["signature"] = plan_signature(key, head, plan["integrity"][
+            "body_sha256"])
     return plan
 
 
@@ -76,6 +84,12 @@ def verify(plan: Any, source: str = "plan") -> dict[str, Any]:
             f"{source}: body digest does not match (a field outside the transitions was edited): "
             "restore the plan from version control or start a new launch"
         )
+    key = signing_key()
+    problem = None if key is None else signature_problem(key, integrity)
+    if problem is not None:
+        error = PlanUnsigned if problem[0] == "plan_unsigned" else BadSignature
+        raise error(f"{source}: {problem[1]}: restore the signed plan from version control, "
+                    "or check REFERRAL_ORCHESTRATOR_SIGNING_KEY")
     return dict(plan)
 
 

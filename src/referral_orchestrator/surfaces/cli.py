@@ -209,15 +209,15 @@ def run(argv: Sequence[str]) -> int:
         return 0
     if args.command == "validate":
         from referral_orchestrator.launch.text import strip_unsafe
-        from referral_orchestrator.plan.store import PlanStore
+        from referral_orchestrator.orchestrator import validate_plan
 
-        path, plan = PlanStore(os.path.dirname(args.file) or ".").load(args.file)
-        report = {"file": str(path), "valid": True, "plan_id": plan["plan_id"],
-                  "status": plan["status"], "transitions": len(plan["transitions"]),
-                  "chain_head": plan["integrity"]["chain_head"]}
+        report = validate_plan(args.file)
+        seen = report["artifacts"]
         print(_json(report) if args.format == "json" else strip_unsafe(
-              f"{path}: valid ({plan['status']}, {report['transitions']} transitions, "
-              f"chain head {report['chain_head'][:12]})"))
+              f"{report['file']}: valid ({report['status']}, {report['transitions']} "
+              f"transitions, chain head {report['chain_head'][:12]}, signature "
+              f"{report['signature']}; artifacts: {seen['checked']} match"
+              + (f", {seen['missing']} not found" if seen["missing"] else "") + ")"))
         return 0
     if args.command == "mcp":
         try:
