@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import errno
+import logging
 import math
 import os
 import secrets
@@ -30,6 +32,7 @@ from .errors import (
     CheckpointMismatch,
     InvalidDecision,
     RunHalted,
+    StorageError,
     UsageError,
 )
 from .launch.channels import normalize_channel
@@ -173,14 +176,15 @@ class Orchestrator:
             meta.update(plan_id=plan_id, out_dir=str(folder.absolute()))
             return build(meta, values, [])
 
-        plan_id, path = self.store.create(make, now)
-        try:  # the folder may have been taken since the check (or the default one is not free)
-            claim(Path(str(meta["out_dir"])), plan_id, path)
-        except BaseException:
-            path.unlink()  # nobody else knows this plan yet: leave nothing behind
-            raise
+        with _storage_errors(None):
+            plan_id, path = self.store.create(make, now)
+            try:  # the folder may have been taken since the check, or the default is not free
+                claim(Path(str(meta["out_dir"])), plan_id, path)
+            except BaseException:
+                path.unlink()  # nobody else knows this plan yet: leave nothing behind
+                raise
         home = self.store.home_of(path)
-        with home.lock(plan_id):
+        with _storage_errors(plan_id), home.lock(plan_id):
             return self._run(home, path, home.load(path)[1], values, fresh=True)
 
     def approve(self, plan: str | Path, approver: str, *, reject: bool = False,
@@ -376,7 +380,7 @@ class Orchestrator:
         """The plan's own store (its folder: lock, checkpoints), its path and fresh content."""
         path, doc = self.store.load(plan)  # refuse a tampered plan before waiting on its lock
         home = self.store.home_of(path)
-        with home.lock(doc["plan_id"]):
+        with _storage_errors(doc["plan_id"]), home.lock(doc["plan_id"]):
             home.sweep(doc["plan_id"])  # a killed writer may have left a temp file
             path, doc = home.load(path)  # re-read: another process may have moved it on
             yield home, path, doc
@@ -388,6 +392,7 @@ class Orchestrator:
         from .engine.graph import build_graph
 
         key = signing_key()
+        _quiet_abandoned_tasks()
         conn = sqlite3.connect(home.checkpoint_path, check_same_thread=False, timeout=60)
         try:
             yield build_graph(SqliteSaver(conn, serde=None if key is None
@@ -510,6 +515,60 @@ class Orchestrator:
                             artifacts=dict(plan["deliverables"]),
                             next_actions=next_actions(plan, home.root),
                             pending=plan.get("pending"), plan=plan)
+
+
+# errno values that mean "the disk or the file system refused the write"
+_FULL = {errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)}
+_REFUSED = {errno.EACCES, errno.EPERM, errno.EROFS, errno.EIO, errno.ENOENT, errno.ENOTDIR}
+
+
+@contextlib.contextmanager
+def _storage_errors(plan_id: str | None) -> Iterator[None]:
+    """A failed write (disk full, permissions) as one ``StorageError`` naming the way on.
+
+    Every plan write is atomic and the checkpoint is transactional, so whatever failed,
+    the plan on disk is valid and ``resume`` continues once the cause is fixed.
+    """
+    try:
+        yield
+    except sqlite3.Error as exc:
+        full = "full" in str(exc).lower()
+        raise StorageError(_storage_message(plan_id, f"the checkpoint database failed ({exc})",
+                                            full)) from exc
+    except OSError as exc:
+        if exc.errno not in _FULL | _REFUSED:
+            raise
+        where = f" ({exc.filename})" if exc.filename else ""
+        raise StorageError(_storage_message(
+            plan_id, f"{exc.strerror or exc}{where}", exc.errno in _FULL)) from exc
+
+
+def _storage_message(plan_id: str | None, what: str, full: bool) -> str:
+    fix = "free some space" if full else "fix the folder's permissions or the disk"
+    if plan_id is None:
+        return f"{what}: nothing was started; {fix}, then launch again"
+    return (f"{plan_id} stopped: {what}; the plan file is intact: {fix}, then run "
+            f"'referral-orchestrator resume {plan_id}'")
+
+
+class _AbandonedTaskLog(logging.Filter):
+    """Drop the log line of a draft that finished after its run was stopped by an error.
+
+    When a plan write fails (a full disk) while parallel drafts are still running, the
+    run stops at once; a draft finishing in that moment cannot save its result any more and
+    ``concurrent.futures`` logs a traceback. Its result is lost the way a crash loses it:
+    the checkpoint does not have it, so ``resume`` runs that draft again.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not (isinstance(exc, RuntimeError) and "after shutdown" in str(exc))
+
+
+def _quiet_abandoned_tasks() -> None:
+    logger = logging.getLogger("concurrent.futures")
+    if not any(isinstance(f, _AbandonedTaskLog) for f in logger.filters):
+        logger.addFilter(_AbandonedTaskLog())
 
 
 def validate_plan(file: str | Path) -> dict[str, Any]:
