@@ -120,7 +120,8 @@ def _sibling(orch: Orchestrator, hook: Callable[[dict[str, Any]], None]) -> Orch
     from referral_orchestrator.orchestrator import Orchestrator
 
     twin = Orchestrator(orch.store.root, model=orch.model, clock=orch.clock,
-                        max_concurrency=orch.max_concurrency, on_transition=hook)
+                        max_concurrency=orch.max_concurrency, on_transition=hook,
+                        lock_timeout=orch.store.lock_timeout)
     twin.runner_options = dict(orch.runner_options)
     return twin
 
