@@ -29,6 +29,10 @@ from referral_orchestrator.launch.stages import (
 from .chain import CHAIN_FIELDS, seal
 
 SCHEMA_VERSION = "1.0"
+# Graph state the plan's readable sections hold verbatim (values_from_plan reads it there)
+VERBATIM_KEYS = ("run_id", "request", "roster", "landing_url", "charter", "tasks",
+                 "compressed_tasks", "full_lead_launch", "qa", "attempts", "budget",
+                 "escalations", "remediations", "usage", "transitions")
 # Graph state that no other plan section holds verbatim; ``state`` keeps it for a rebuild.
 OUTPUT_KEYS = ("tooling", "comms", "enablement", "partner_workflows", "golive")
 CONTROL_DEFAULTS: dict[str, Any] = {
