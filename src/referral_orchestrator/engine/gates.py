@@ -16,8 +16,8 @@ from langgraph.types import interrupt
 from referral_orchestrator.launch.schedule import calendar_for
 
 from . import hitl
-from .nodes import Update, _ctx, asked_for_substitute, run_agent, transition, waivable
 from .state import LaunchState, RunContext, attempts_allowed
+from .steps import Update, asked_for_substitute, context_of, run_agent, transition, waivable
 
 DECISIONS = hitl.SPONSOR_DECISIONS
 
@@ -51,7 +51,7 @@ def postpone(state: LaunchState, new_date: str, *, by: str, reason: str, at: str
 
 def approval_gate(state: LaunchState, runtime: Runtime[RunContext]) -> Update:
     """Wait for decisions until every approver has approved (see ``hitl`` for the answers)."""
-    ctx = _ctx(runtime)
+    ctx = context_of(runtime)
     approvals = state.get("approvals", {})
     pending = [a for a in approvals.values() if a["status"] == "pending"]
     rejected = [a["approver"] for a in approvals.values() if a["status"] == "rejected"]
@@ -118,7 +118,7 @@ def approval_gate(state: LaunchState, runtime: Runtime[RunContext]) -> Update:
 
 def referral_architect(state: LaunchState, runtime: Runtime[RunContext]) -> Update:
     """Rung 2: propose a remediation and re-run the stuck stage once."""
-    ctx = _ctx(runtime)
+    ctx = context_of(runtime)
     esc = dict(state.get("escalation") or {})
     stage, now = esc.get("stage", "unknown"), ctx.clock().isoformat()
     used = any(r.get("rung") == 2 and r.get("stage") == stage
@@ -173,7 +173,7 @@ def referral_architect(state: LaunchState, runtime: Runtime[RunContext]) -> Upda
 
 def exec_sponsor(state: LaunchState, runtime: Runtime[RunContext]) -> Update:
     """Rung 3: a person decides - proceed, descope, postpone, or halt (the rip-cord)."""
-    ctx = _ctx(runtime)
+    ctx = context_of(runtime)
     esc = dict(state.get("escalation") or {})
     stage = esc.get("stage", "unknown")
     answer: hitl.SponsorDecision = interrupt(

@@ -32,7 +32,7 @@ Router = Callable[[LaunchState], Route]
 # landing page every tracking link lands on (lifecycle-ops).
 SHARED_KEYS = {"partner-kit": "partners", "landing-page": "all visitors"}
 # Sequential agent stages: each routes with after(stage) (fanned-out items hand over in
-# place, see nodes.run_agent; the approval gate is people; the ladder routes itself).
+# place, see steps.run_agent; the approval gate is people; the ladder routes itself).
 ROUTED_STAGES: tuple[StageId, ...] = tuple(
     s.id for s in PLAN_STAGES if s.execution == "sequential" and s.output is not None)
 # Nodes the ladder can send work back to (every stage's node; the drafts fan out).
