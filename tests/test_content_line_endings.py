@@ -12,11 +12,11 @@ import pytest
 from conftest import SEED
 from referral_orchestrator.engine import roster
 from referral_orchestrator.launch import content, money, pages
-from referral_orchestrator.runners import offline, prompting
+from referral_orchestrator.runners import copywriting, prompting
 from referral_orchestrator.surfaces.cli import main
 
 CACHED = (content.load_schema, content.validator, content.fast_validator, content.load_agents,
-          content.load_skills, content.load_prompt, offline._data, money._amounts,
+          content.load_skills, content.load_prompt, copywriting.skill_data, money._amounts,
           pages.template_env, roster._roster_for, prompting.agent_prefix, prompting._tools_json)
 
 

@@ -16,7 +16,8 @@ from referral_orchestrator.launch import outputs as out
 from referral_orchestrator.launch import qa
 from referral_orchestrator.launch.schedule import calendar_for, schedule
 from referral_orchestrator.runners import AgentCall
-from referral_orchestrator.runners.offline import OfflineDrafter, default_charter, tracking_url
+from referral_orchestrator.runners.copywriting import default_charter, tracking_url
+from referral_orchestrator.runners.offline import OfflineDrafter
 from referral_orchestrator.testing import ScriptedRunner, reply_with
 
 LANDING = "https://www.example.com/refer/customer-advocates"
