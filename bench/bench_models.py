@@ -57,7 +57,11 @@ from referral_orchestrator.runners.anthropic import AnthropicRunner
 from referral_orchestrator.runners.base import AgentCall, AgentResult
 from referral_orchestrator.runners.chat_model import ChatModelRunner
 from referral_orchestrator.runners.offline import OfflineDrafter
-from referral_orchestrator.runners.prompting import inputs_from_prompt, stage_of_tool
+from referral_orchestrator.runners.prompting import (
+    inputs_from_prompt,
+    stage_of_tool,
+    tool_asked_for,
+)
 from referral_orchestrator.runners.retry import RetryPolicy
 
 LAUNCH: dict[str, Any] = {
@@ -154,15 +158,18 @@ class SimulatedMessagesAPI:
             model = path.rsplit("/", 1)[-1]
             return 200, {"type": "model", "id": model, "display_name": model,
                          "lifecycle": "active", "created_at": "2026-01-01T00:00:00Z"}
-        stage = stage_of_tool(body["tool_choice"]["name"])
+        choice = body.get("tool_choice") or {}  # forced, or "auto" and named in the prompt
+        tool = (choice["name"] if choice.get("type") == "tool"
+                else tool_asked_for(body["messages"][0]["content"]))
+        stage = stage_of_tool(tool or "")
         assert stage is not None
         agent = re.search(r"^# You are .+ \(([a-z0-9-]+)\)$", body["system"][0]["text"], re.M)
         assert agent is not None
         call = AgentCall(agent=agent.group(1), stage=stage, output_type=STAGE_OUTPUTS[stage],
                          inputs=inputs_from_prompt(body["messages"][0]["content"]))
         answer = OfflineDrafter().run(call).output.model_dump(mode="json")
-        content = [{"type": "tool_use", "id": f"toolu_{next(_ids)}",
-                    "name": body["tool_choice"]["name"], "input": answer}]
+        content = [{"type": "tool_use", "id": f"toolu_{next(_ids)}", "name": tool,
+                    "input": answer}]
         usage, written = self.usage(body, content)
         time.sleep(self.latency)
         with self.lock:

@@ -12,6 +12,12 @@ that carried a usage block, i.e. what the provider would charge for), with the u
 it sent in ``usage_sent``. By default it answers like a good model (the offline drafter's
 output for the same work item); script other replies with :meth:`StandIn.then`, or make one
 reply the default with ``StandIn(default=...)``.
+
+The Messages stand-in refuses what Anthropic's API refuses (``mock_anthropic.api_refusal``:
+a forced ``tool_choice`` on Claude Sonnet 5.5 / Opus 5.5 and the like, thinking turned off
+where it cannot be, assistant prefill, a tool_use sent back without its thinking block) with
+the real 400 body, and begins its answers with a ``thinking`` block on models that think by
+default. Under ``tool_choice: auto`` a good model calls the tool the prompt asks for.
 """
 
 from __future__ import annotations
@@ -24,10 +30,15 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from mock_anthropic import THINKS_BY_DEFAULT, api_refusal, thinking_block
 from referral_orchestrator.launch.stages import STAGE_OUTPUTS
 from referral_orchestrator.runners import AgentCall
 from referral_orchestrator.runners.offline import OfflineDrafter
-from referral_orchestrator.runners.prompting import inputs_from_prompt, stage_of_tool
+from referral_orchestrator.runners.prompting import (
+    inputs_from_prompt,
+    stage_of_tool,
+    tool_asked_for,
+)
 
 _ids = itertools.count(1)
 HANG_LIMIT_S = 30.0  # a hung request is released at stop() at the latest
@@ -37,13 +48,15 @@ HANG_LIMIT_S = 30.0  # a hung request is released at stop() at the latest
 class Reply:
     """One scripted answer: a good answer, an invalid one, an error, or no answer at all."""
 
-    kind: str = "answer"  # answer | invalid | error | hang
+    kind: str = "answer"  # answer | invalid | text | error | hang
     status: int = 200
     error_type: str = ""
     headers: dict[str, str] = field(default_factory=dict)
     tool_input: dict[str, Any] | None = None
     billed: bool = False  # an error response that still carries a usage block
     output_tokens: int | None = None  # bill this many output tokens instead of the real count
+    text: str = ""  # the reply's text (kind "text": no tool call at all)
+    thinking: str = ""  # text of the thinking block a thinking model begins with
 
 
 def answer() -> Reply:
@@ -54,6 +67,11 @@ def answer() -> Reply:
 def invalid(tool_input: dict[str, Any] | None = None) -> Reply:
     """A tool call whose input does not match the stage's schema (billed like any answer)."""
     return Reply(kind="invalid", tool_input=tool_input or {"assets": "none"})
+
+
+def prose(text: str = "Here is the plan you asked for.", thinking: str = "") -> Reply:
+    """A text answer that calls no tool (what ``tool_choice: auto`` allows; billed)."""
+    return Reply(kind="text", text=text, thinking=thinking)
 
 
 def rate_limited(retry_after: str = "1") -> Reply:
@@ -180,7 +198,13 @@ class StandIn:
             return
         with self._lock:
             self.requests.append(body)
-            reply = self._script.pop(0) if self._script else self.default
+            refusal = self.refusal(body)
+            reply = (None if refusal is not None
+                     else self._script.pop(0) if self._script else self.default)
+        if refusal is not None:  # the API validates the request before anything else
+            self._send(handler, 400, refusal)
+            return
+        assert reply is not None
         if reply.kind == "hang":
             self._release.wait(HANG_LIMIT_S)
             handler.close_connection = True
@@ -191,8 +215,12 @@ class StandIn:
                 payload["usage"] = self._usage(body, output=1)
             self._send(handler, reply.status, payload, reply.headers)
             return
+        if reply.kind == "text":
+            self._send(handler, 200, self.text_body(body, reply))
+            return
         tool_input = reply.tool_input if reply.kind == "invalid" else self.good_answer(body)
-        self._send(handler, 200, self.answer_body(body, tool_input, reply.output_tokens))
+        self._send(handler, 200, self.answer_body(body, tool_input, reply.output_tokens,
+                                                  thinking=reply.thinking))
 
     def _send(self, handler: BaseHTTPRequestHandler, status: int, payload: dict[str, Any],
               headers: dict[str, str] | None = None) -> None:
@@ -243,8 +271,15 @@ class StandIn:
 
     # -- what each API does differently ------------------------------------------------------
 
+    def refusal(self, body: dict[str, Any]) -> dict[str, Any] | None:
+        """The 400 body the API answers ``body`` with, or ``None`` (called under the lock)."""
+        return None
+
     def tool_name(self, body: dict[str, Any]) -> str:
-        raise NotImplementedError
+        """The tool a good model calls: the forced one, else the one the prompt asks for."""
+        name = tool_asked_for(self.first_user_text(body))
+        assert name is not None, "the prompt names the tool to call"
+        return name
 
     def prompt_parts(self, body: dict[str, Any]) -> tuple[str, str]:
         """(system prompt text, the rest of the request as text)."""
@@ -258,7 +293,10 @@ class StandIn:
         raise NotImplementedError
 
     def answer_body(self, body: dict[str, Any], tool_input: Any,
-                    output_tokens: int | None = None) -> dict[str, Any]:
+                    output_tokens: int | None = None, *, thinking: str = "") -> dict[str, Any]:
+        raise NotImplementedError
+
+    def text_body(self, body: dict[str, Any], reply: Reply) -> dict[str, Any]:
         raise NotImplementedError
 
     def error_body(self, reply: Reply) -> dict[str, Any]:
@@ -284,8 +322,16 @@ class MessagesStandIn(StandIn):
             return
         super()._get(handler)
 
+    def __init__(self, *, default: Reply | None = None) -> None:
+        super().__init__(default=default)
+        self.signatures: dict[str, str] = {}  # tool_use id -> the thinking block before it
+
+    def refusal(self, body: dict[str, Any]) -> dict[str, Any] | None:
+        return api_refusal(body, self.signatures)
+
     def tool_name(self, body: dict[str, Any]) -> str:
-        return str(body["tool_choice"]["name"])
+        choice = body.get("tool_choice") or {}
+        return str(choice["name"]) if choice.get("type") == "tool" else super().tool_name(body)
 
     def prompt_parts(self, body: dict[str, Any]) -> tuple[str, str]:
         return _text_of(body.get("system", "")), json.dumps(body["messages"])
@@ -303,14 +349,28 @@ class MessagesStandIn(StandIn):
                                    "ephemeral_1h_input_tokens": 0},
                 "service_tier": "standard"}
 
+    def _thinking(self, body: dict[str, Any], text: str) -> list[dict[str, Any]]:
+        """The thinking block an answer begins with, on models that think by default."""
+        return [thinking_block(text)] if body["model"] in THINKS_BY_DEFAULT or text else []
+
     def answer_body(self, body: dict[str, Any], tool_input: Any,
-                    output_tokens: int | None = None) -> dict[str, Any]:
-        content = [{"type": "tool_use", "id": f"toolu_{next(_ids):08d}",
-                    "name": self.tool_name(body), "input": tool_input}]
+                    output_tokens: int | None = None, *, thinking: str = "") -> dict[str, Any]:
+        use = {"type": "tool_use", "id": f"toolu_{next(_ids):08d}",
+               "name": self.tool_name(body), "input": tool_input}
+        content = [*self._thinking(body, thinking), use]
+        if content[0]["type"] == "thinking":
+            with self._lock:
+                self.signatures[use["id"]] = content[0]["signature"]
         return {"id": f"msg_{next(_ids):08d}", "type": "message", "role": "assistant",
                 "model": body["model"], "content": content, "stop_reason": "tool_use",
                 "stop_sequence": None,
-                "usage": self._usage(body, output=output_tokens or tokens(json.dumps(tool_input)))}
+                "usage": self._usage(body, output=output_tokens or tokens(json.dumps(content)))}
+
+    def text_body(self, body: dict[str, Any], reply: Reply) -> dict[str, Any]:
+        content = [*self._thinking(body, reply.thinking), {"type": "text", "text": reply.text}]
+        return {"id": f"msg_{next(_ids):08d}", "type": "message", "role": "assistant",
+                "model": body["model"], "content": content, "stop_reason": "end_turn",
+                "stop_sequence": None, "usage": self._usage(body, output=tokens(reply.text))}
 
     def error_body(self, reply: Reply) -> dict[str, Any]:
         return {"type": "error", "error": {"type": reply.error_type,
@@ -324,7 +384,10 @@ class ChatCompletionsStandIn(StandIn):
     endpoint = "/v1/chat/completions"
 
     def tool_name(self, body: dict[str, Any]) -> str:
-        return str(body["tool_choice"]["function"]["name"])
+        choice = body.get("tool_choice")
+        if isinstance(choice, dict) and choice.get("type") == "function":
+            return str(choice["function"]["name"])
+        return super().tool_name(body)
 
     def prompt_parts(self, body: dict[str, Any]) -> tuple[str, str]:
         system = [m for m in body["messages"] if m["role"] in ("system", "developer")]
@@ -345,7 +408,7 @@ class ChatCompletionsStandIn(StandIn):
                                               "rejected_prediction_tokens": 0}}
 
     def answer_body(self, body: dict[str, Any], tool_input: Any,
-                    output_tokens: int | None = None) -> dict[str, Any]:
+                    output_tokens: int | None = None, *, thinking: str = "") -> dict[str, Any]:
         arguments = json.dumps(tool_input)
         message = {"role": "assistant", "content": None, "refusal": None,
                    "tool_calls": [{"id": f"call_{next(_ids):08d}", "type": "function",
@@ -356,6 +419,15 @@ class ChatCompletionsStandIn(StandIn):
                 "choices": [{"index": 0, "message": message, "logprobs": None,
                              "finish_reason": "tool_calls"}],
                 "usage": self._usage(body, output=output_tokens or tokens(arguments)),
+                "service_tier": "default", "system_fingerprint": "fp_standin"}
+
+    def text_body(self, body: dict[str, Any], reply: Reply) -> dict[str, Any]:
+        message = {"role": "assistant", "content": reply.text, "refusal": None}
+        return {"id": f"chatcmpl-{next(_ids):08d}", "object": "chat.completion",
+                "created": 1_790_000_000, "model": body["model"],
+                "choices": [{"index": 0, "message": message, "logprobs": None,
+                             "finish_reason": "stop"}],
+                "usage": self._usage(body, output=tokens(reply.text)),
                 "service_tier": "default", "system_fingerprint": "fp_standin"}
 
     def error_body(self, reply: Reply) -> dict[str, Any]:

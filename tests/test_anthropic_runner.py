@@ -37,7 +37,7 @@ from referral_orchestrator.errors import (
 from referral_orchestrator.launch.stages import STAGE_OUTPUTS
 from referral_orchestrator.runners import AgentCall, resolve_runner
 from referral_orchestrator.runners.anthropic import DEFAULT_TIERS, AnthropicRunner
-from referral_orchestrator.runners.prompting import output_schema, tool_name
+from referral_orchestrator.runners.prompting import output_schema, tool_asked_for, tool_name
 from referral_orchestrator.runners.retry import RetryPolicy
 
 REQUEST: dict[str, Any] = {"program": "Customer Advocates", "launch_date": "2026-12-10",
@@ -141,7 +141,7 @@ def test_tier_ids_are_configurable_and_must_be_claude_ids(api: MockAnthropic) ->
         AnthropicRunner(client=api.client(), tiers={"haiku": "gpt-5"}, environ={})
 
 
-def test_requests_carry_cached_system_blocks_all_stage_tools_and_a_forced_tool(
+def test_requests_carry_cached_system_blocks_all_stage_tools_and_ask_for_the_stage_tool(
         api: MockAnthropic, make_runner: Callable[..., AnthropicRunner]) -> None:
     runner = make_runner()
     runner.run(partner_kit_call())
@@ -152,8 +152,10 @@ def test_requests_carry_cached_system_blocks_all_stage_tools_and_a_forced_tool(
         assert all(b["cache_control"] == {"type": "ephemeral"} for b in body["system"])
         assert [t["name"] for t in body["tools"]] == [tool_name(s) for s in STAGE_OUTPUTS]
         assert [("cache_control" in t) for t in body["tools"]] == [False] * 7 + [True]
-    assert first["tool_choice"] == {"type": "tool", "name": "submit_partner_kit",
-                                    "disable_parallel_tool_use": True}
+    assert first["model"] == "claude-sonnet-5-5"  # refuses a forced tool_choice
+    assert first["tool_choice"] == second["tool_choice"] == {
+        "type": "auto", "disable_parallel_tool_use": True}
+    assert tool_asked_for(first["messages"][0]["content"]) == "submit_partner_kit"
     assert first["tools"] == second["tools"]
     assert first["system"][0]["text"] == second["system"][0]["text"]  # persona + skills
     assert first["system"][1]["text"] != second["system"][1]["text"]  # stage prompt
@@ -231,7 +233,8 @@ def test_invalid_output_is_re_asked_once_with_the_validation_error(
     assert [m["role"] for m in follow_up] == ["user", "assistant", "user"]
     tool_result = follow_up[2]["content"][0]
     assert tool_result["type"] == "tool_result" and tool_result["is_error"] is True
-    assert tool_result["tool_use_id"] == follow_up[1]["content"][0]["id"]
+    (tool_use,) = [b for b in follow_up[1]["content"] if b["type"] == "tool_use"]
+    assert tool_result["tool_use_id"] == tool_use["id"]
     assert "assets.0.kind" in tool_result["content"]
     assert result.usage is not None and result.usage.calls == 2
 

@@ -2,9 +2,15 @@
 
 This is the only module that imports ``anthropic`` (ruff's banned-api rule enforces it).
 
-Each call sends the prompt laid out by ``_prompting`` (all stage tools + the agent's persona
-and skills as a cached prefix, then the stage prompt and the work item), forces the stage's
-tool with ``tool_choice`` and validates the tool input against the stage's output type.
+Each call sends the prompt laid out by ``prompting`` (all stage tools + the agent's persona
+and skills as a cached prefix, then the stage prompt and the work item), asks for the stage's
+tool with ``tool_choice`` - forced on models that accept it, ``auto`` on those that answer a
+forced choice with a 400 (Claude Sonnet 5.5, Opus 5.5 and later; see
+:func:`prompting.forces_tool_choice`) - and validates the tool input against the stage's
+output type. Responses are read by block type: ``thinking`` blocks (adaptive thinking is on
+by default on current models, and notes between tool calls come back in them) are never
+taken for an answer, and a re-ask echoes the assistant turn as received, thinking blocks
+included, then ends with a user turn (no assistant prefill; no ``thinking`` field is sent).
 
 Which model an agent runs on follows Claude Code's sub-agent rules:
 
@@ -16,7 +22,8 @@ Which model an agent runs on follows Claude Code's sub-agent rules:
 Failure handling: transient errors (429 with ``retry-after``, 529, 5xx, timeouts, dropped
 connections) are retried by ``_retry.RetryPolicy`` with the SDK's own retries off
 (``max_retries=0``); 400/401/403/404 are not retried; output that does not validate is
-re-asked once with the validation error, then raised as :class:`InvalidAgentOutput`;
+re-asked once with the validation error (a reply with no call to the stage's tool, which
+``auto`` allows, is re-asked the same way), then raised as :class:`InvalidAgentOutput`;
 a request that would pass ``max_cost_usd`` raises :class:`BudgetExceeded` before it is sent.
 Every billed response (answers, invalid answers, the re-ask, an error response with a usage
 block) is counted in the step's usage and the budget, also when the step fails.
@@ -268,8 +275,7 @@ class AnthropicRunner:
             "max_tokens": self.max_tokens,
             "system": prompting.system_blocks(call.agent, call.stage),
             "tools": self._tools(),
-            "tool_choice": {"type": "tool", "name": prompting.tool_name(call.stage),
-                            "disable_parallel_tool_use": True},
+            "tool_choice": prompting.tool_choice(model, call.stage),
             "messages": [{"role": "user", "content": prompting.user_content(call)}],
         }
         usage, notes = Usage(model=model), list[str]()
@@ -387,19 +393,21 @@ class AnthropicRunner:
         if message.stop_reason == "max_tokens":  # same question, more room to answer
             bigger = min(request["max_tokens"] * 2, MAX_TOKENS_CEILING)
             return {**request, "max_tokens": bigger}
+        # The assistant turn goes back as received: thinking blocks unmodified and first
+        # (the API rejects a tool_result whose tool_use lost the thinking before it); only
+        # empty text blocks, which the API refuses as input, are left out.
         assistant: list[dict[str, Any]] = []
         results: list[dict[str, Any]] = []
         for block in message.content:
-            if block.type == "text" and block.text.strip():
-                assistant.append({"type": "text", "text": block.text})
-            elif block.type == "tool_use":
-                assistant.append({"type": "tool_use", "id": block.id, "name": block.name,
-                                  "input": block.input})
+            if block.type == "text" and not block.text.strip():
+                continue
+            assistant.append(block.to_dict(mode="json", exclude_none=True))
+            if block.type == "tool_use":
                 results.append({"type": "tool_result", "tool_use_id": block.id,
                                 "is_error": True, "content": problem})
         follow_up = [*results, {"type": "text", "text": prompting.reask_prompt(stage, problem)}]
         messages = list(request["messages"])
-        if assistant:
+        if any(b["type"] in ("text", "tool_use") for b in assistant):  # not thinking alone
             messages.append({"role": "assistant", "content": assistant})
         messages.append({"role": "user", "content": follow_up})
         return {**request, "messages": messages}

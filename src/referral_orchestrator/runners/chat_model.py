@@ -2,11 +2,15 @@
 
 The runner sends the prompt laid out by ``prompting``, as the Claude runner does, so a
 provider's prompt cache serves the same long prefix: every stage's tool, bound identically
-on every call (same order, same bytes), with ``tool_choice`` forcing the stage's own; the
-agent's persona and skills, then the stage prompt; then the work item, a fan-out's shared
-context first. It validates the tool call against the stage's output type, re-asks once with
-the validation error, and records usage from ``AIMessage.usage_metadata``. Models without
-tool calling get the schema in the prompt and answer with JSON text instead.
+on every call (same order, same bytes), with ``tool_choice`` naming the stage's own - or
+``"auto"`` on Claude models that refuse a forced choice (Sonnet 5.5, Opus 5.5 and later; the
+one table is :func:`prompting.forces_tool_choice`); the agent's persona and skills, then the
+stage prompt; then the work item, a fan-out's shared context first. It validates the tool
+call against the stage's output type, re-asks once with the validation error (also when the
+reply called no tool, which ``auto`` allows; the reply goes back as it came, thinking blocks
+included, and the re-ask is a user turn), and records usage from
+``AIMessage.usage_metadata``. Models without tool calling get the schema in the prompt and
+answer with JSON text instead (read from the text blocks only, never from thinking).
 
 Same guardrails as the Claude runner: transient failures are retried by ``_retry`` with the
 model's own retries switched off (:func:`without_sdk_retries`: the field, lazily built and
@@ -215,7 +219,10 @@ class ChatModelRunner:
                         f"{call.stage} output from {self.model_name} invalid after a re-ask: "
                         f"{problem}")
                 notes.append(f"re-asked: {problem}")
-                messages = [*messages, reply,
+                # the reply goes back as it came (thinking blocks and all) unless it holds
+                # nothing to answer to: an empty assistant turn is refused by some APIs
+                answered = [reply] if reply.tool_calls or str(reply.text).strip() else []
+                messages = [*messages, *answered,
                             *[ToolMessage(content=problem, tool_call_id=tc["id"] or "call",
                                           status="error") for tc in reply.tool_calls],
                             HumanMessage(content=prompting.reask_prompt(call.stage, problem))]
@@ -233,11 +240,12 @@ class ChatModelRunner:
         # Every stage gets the same tool list (one object, so the same bytes on every call)
         # and only tool_choice differs: tools come first in the prompt, and a per-stage
         # tool list would change the prefix every provider caches at every stage.
+        choice = (prompting.tool_name(stage) if prompting.forces_tool_choice(self.model_name)
+                  else "auto")
         with self._lock:
             if stage not in self._bound:
                 try:
-                    self._bound[stage] = self.model.bind_tools(
-                        self._tools, tool_choice=prompting.tool_name(stage))
+                    self._bound[stage] = self.model.bind_tools(self._tools, tool_choice=choice)
                 except NotImplementedError:  # no tool calling: JSON in the text instead
                     self._bound[stage] = None
             return self._bound[stage]

@@ -4,9 +4,10 @@ Every model call is laid out so the expensive part is identical, byte for byte, 
 calls - Anthropic caches a prompt *prefix* (tools, then system, then messages):
 
 1. ``tools`` - one tool per stage output type, always all of them, in the stage
-   registry's order (``launch/stages.py``); the call forces its own tool with
-   ``tool_choice``, which does not break the cached prefix. Cache breakpoint on the last
-   tool: shared by every agent.
+   registry's order (``launch/stages.py``); the call asks for its own tool with
+   ``tool_choice`` (:func:`tool_choice`: forced where the model allows it, ``auto`` where it
+   does not), which does not break the cached prefix. Cache breakpoint on the last tool:
+   shared by every agent.
 2. ``system[0]`` - the agent's persona (``agents/<name>.md``) and the skills it uses
    (``skills/<skill>/SKILL.md``), plus the house rules. Cache breakpoint: shared by every
    call of that agent, whatever the stage.
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from typing import Any
 
 from pydantic import BaseModel
@@ -63,6 +65,60 @@ def stage_of_tool(name: str) -> str | None:
         if tool_name(stage) == name:
             return stage
     return None
+
+
+# -- tool choice per model -----------------------------------------------------------------
+
+# The last version of each Claude family that accepts a forced ``tool_choice`` (``{"type":
+# "tool"}`` / ``{"type": "any"}``). Claude Sonnet 5.5, Opus 5.5, Fable 5.1 and Mythos 5.1 and
+# later answer one with a 400 invalid_request_error ("tool_choice: type "tool" and "any" are
+# not supported for this model"); ``auto`` works on every model. A family or version not in
+# this table - a model released after it was written - gets ``auto``: the safe default.
+# Sources: platform.claude.com/docs/en/models/sonnet-5-5/whats-new-sonnet-5-5 (and the
+# opus-5-5, fable-5-1, fable-5-2 pages), #forced-tool-use-is-not-supported.
+FORCED_TOOL_CHOICE_UP_TO: dict[str, tuple[int, ...]] = {
+    "haiku": (5, 5),
+    "sonnet": (5,),
+    "opus": (5,),
+    "fable": (5,),
+    "mythos": (5,),
+}
+_OLD_CLAUDE = re.compile(r"claude-\d+(?:[-.]\d+)?-(?:haiku|sonnet|opus)(?![a-z])")
+_CLAUDE = re.compile(r"claude-(?P<family>[a-z]+)-(?P<version>\d{1,2}(?:[-.]\d{1,2})*)(?!\d)")
+
+
+def forces_tool_choice(model: str) -> bool:
+    """Whether ``model`` may be sent a forced ``tool_choice`` naming the stage's tool.
+
+    Claude ids are looked up in :data:`FORCED_TOOL_CHOICE_UP_TO` whatever the spelling around
+    them (``claude-sonnet-4-5-20250929``, ``us.anthropic.claude-sonnet-5-5-v1:0``,
+    ``claude-opus-5-5@20260922``, ``anthropic/claude-sonnet-5.5``); Claude 3 ids
+    (``claude-3-5-sonnet-...``) are forced. Any other Claude id is not. A model that is not
+    Claude is forced: its provider's integration translates the named choice (OpenAI's
+    ``tool_choice: {"type": "function", ...}``), as it always has.
+    """
+    if "claude" not in model:
+        return True
+    if _OLD_CLAUDE.search(model):
+        return True
+    match = _CLAUDE.search(model)
+    if match is None:
+        return False
+    last = FORCED_TOOL_CHOICE_UP_TO.get(match["family"])
+    version = tuple(int(part) for part in re.split(r"[-.]", match["version"]))
+    return last is not None and version <= last
+
+
+def tool_choice(model: str, stage: str) -> dict[str, Any]:
+    """The Messages API ``tool_choice`` for a call of ``stage`` on ``model``.
+
+    Forced to the stage's tool where the model allows it; otherwise ``auto``, and the prompt
+    (house rules, stage prompt, last line of the user turn) says which tool to call. Either
+    way at most one tool call (``disable_parallel_tool_use``, accepted with both types).
+    """
+    if forces_tool_choice(model):
+        return {"type": "tool", "name": tool_name(stage), "disable_parallel_tool_use": True}
+    return {"type": "auto", "disable_parallel_tool_use": True}
 
 
 def _strip_titles(node: Any, *, in_properties: bool = False) -> Any:
@@ -206,6 +262,13 @@ def inputs_from_prompt(content: str | list[dict[str, Any]]) -> dict[str, Any]:
             start = text.index(f"<{tag}>\n") + len(tag) + 3
             data.update(json.loads(text[start:text.index(f"\n</{tag}>")]))
     return data
+
+
+def tool_asked_for(content: str | list[dict[str, Any]]) -> str | None:
+    """The tool the last line of a :func:`user_prompt` asks for (for mocks, simulators)."""
+    text = content if isinstance(content, str) else "\n".join(b["text"] for b in content)
+    match = re.search(r"^Call the tool (\S+) exactly once\.$", text, re.M)
+    return match.group(1) if match else None
 
 
 def flat_system(agent: str, stage: str) -> str:
