@@ -232,6 +232,10 @@ class StandIn:
             handler.send_header("content-type", "application/json")
             handler.send_header("content-length", str(len(data)))
             handler.send_header("request-id", f"req_{next(_ids):06d}")
+            # One request per connection: the clients close their socket after each reply,
+            # so no pooled connection is left for the garbage collector to warn about.
+            handler.send_header("connection", "close")
+            handler.close_connection = True
             for name, value in (headers or {}).items():
                 handler.send_header(name, value)
             handler.end_headers()
