@@ -1,9 +1,11 @@
 """Launch, approve, decide, resume and report - the API behind the CLI and agent hosts.
 
-The orchestrator drives the compiled graph with a SQLite checkpointer (thread id = plan
+The orchestrator drives the compiled graph with its store's checkpointer (thread id = plan
 id) and writes the plan after every node update LangGraph streams, so the plan's
 ``transitions`` are exactly the stream's updates, in order. After a crash the checkpoint
 is the truth: missing records are merged back from it (by key) before the run goes on.
+Plans, locks and checkpoints are reached only through a :class:`~referral_orchestrator.
+plan.base.Store` (default: a :class:`~referral_orchestrator.plan.store.FileStore`).
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 from .artifacts.manifest import changed, check_free, claim
-from .artifacts.report import DEFAULT_PLANS_DIR
 from .engine.roster import Roster, load_roster
 from .engine.state import RunContext
 from .errors import (
@@ -45,10 +46,11 @@ from .launch.request import (
     parse_date,
     parse_request,
 )
+from .plan.base import PlanRef, Store
 from .plan.chain import chain, checkpoint_mismatch
 from .plan.record import build, values_from_plan
-from .plan.signing import SignedSerializer, signing_key
-from .plan.store import LOCK_TIMEOUT, PlanStore
+from .plan.signing import signing_key
+from .plan.store import DEFAULT_PLANS_DIR, LOCK_TIMEOUT, FileStore
 from .runners import AgentRunner, resolve_runner
 
 DEFAULT_LANDING = "https://www.example.com/refer/{slug}"
@@ -106,16 +108,23 @@ class LaunchResult:
 
 
 class Orchestrator:
-    """Runs launches against one plans folder. Safe to use from notebooks and async hosts."""
+    """Runs launches against one store of plans. Safe to use from notebooks and async hosts.
+
+    ``store`` is where plans, locks and checkpoints live; by default a
+    :class:`~referral_orchestrator.plan.store.FileStore` on ``plans_dir`` whose lock wait
+    is ``lock_timeout`` (else ``REFERRAL_ORCHESTRATOR_LOCK_TIMEOUT``, else 60 s).
+    """
 
     def __init__(self, plans_dir: str | Path = DEFAULT_PLANS_DIR, *, model: Any = "offline",
                  clock: Callable[[], dt.datetime] | None = None, max_concurrency: int = 16,
                  on_transition: TransitionHook | None = None,
                  max_cost_usd: float | None = None,
                  runner_options: dict[str, Any] | None = None,
-                 lock_timeout: float | None = None) -> None:
+                 lock_timeout: float | None = None, store: Store | None = None) -> None:
         check_limits(max_concurrency=max_concurrency, max_cost_usd=max_cost_usd)
-        self.store = PlanStore(plans_dir, lock_timeout=_lock_timeout(lock_timeout))
+        timeout = _lock_timeout(lock_timeout)  # a bad value is refused whichever store is used
+        self.store: Store = store if store is not None else FileStore(
+            plans_dir, lock_timeout=timeout)
         signing_key()  # a key that is set but too weak stops here, before anything is written
         self.model = model
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
@@ -167,12 +176,13 @@ class Orchestrator:
         now = self.clock()
         meta = {"given": given, "model": self._model_name(), "created_at": now.isoformat(),
                 "updated_at": now.isoformat(), "status": "running",
-                "checkpoint": str(self.store.checkpoint_path.absolute()),
+                "checkpoint": self.store.checkpoint_location,
                 "max_concurrency": self.max_concurrency}
 
         def make(plan_id: str) -> dict[str, Any]:
             # absolute: a run continued from another folder writes to the same place
-            folder = Path(out_dir) if out_dir is not None else Path("launches") / plan_id
+            folder = (Path(out_dir) if out_dir is not None
+                      else self.store.artifacts_folder(plan_id))
             meta.update(plan_id=plan_id, out_dir=str(folder.absolute()))
             return build(meta, values, [])
 
@@ -187,7 +197,7 @@ class Orchestrator:
         with _storage_errors(plan_id), home.lock(plan_id):
             return self._run(home, path, home.load(path)[1], values, fresh=True)
 
-    def approve(self, plan: str | Path, approver: str, *, reject: bool = False,
+    def approve(self, plan: PlanRef, approver: str, *, reject: bool = False,
                 note: str | None = None, by: str | None = None) -> LaunchResult:
         """Record one approver's decision and resume the run."""
         note, by = check_note(note, "--note"), check_note(by, "--by", 80)
@@ -204,7 +214,7 @@ class Orchestrator:
                 "type": "approval", "approver": match, "decision": "reject" if reject
                 else "approve", "note": note, "by": by}))
 
-    def escalation(self, plan: str | Path, decision: str, *, channel: str | None = None,
+    def escalation(self, plan: PlanRef, decision: str, *, channel: str | None = None,
                    launch_date: str | None = None, note: str | None = None,
                    by: str | None = None) -> LaunchResult:
         """The exec sponsor's decision at the top of the ladder."""
@@ -237,7 +247,7 @@ class Orchestrator:
                     f"unknown --decision {decision!r}: use proceed, descope, postpone or halt")
             return self._run(home, path, doc, self._command(value))
 
-    def resume(self, plan: str | Path, *, from_plan: bool = False) -> LaunchResult:
+    def resume(self, plan: PlanRef, *, from_plan: bool = False) -> LaunchResult:
         """Continue a run that stopped (crash, kill) from its last checkpoint.
 
         ``from_plan=True`` first rebuilds the checkpoints from the plan's own records when
@@ -251,7 +261,7 @@ class Orchestrator:
                 self._rebuild(home, doc)
             return self._run(home, path, doc, None)
 
-    def status(self, plan: str | Path, *, today: str | dt.date | None = None) -> LaunchResult:
+    def status(self, plan: PlanRef, *, today: str | dt.date | None = None) -> LaunchResult:
         """One plan's status; escalates approvals whose deadline has passed."""
         path, doc = self.store.load(plan)
         if doc["status"] == "awaiting_approval":
@@ -265,23 +275,8 @@ class Orchestrator:
         return self._result(self.store.home_of(path), path, doc)
 
     def list_plans(self) -> list[dict[str, Any]]:
-        """One summary row per plan in the folder (invalid plans are listed as such)."""
-        from .errors import PlanError
-
-        rows = []
-        for path in self.store.list():
-            try:
-                doc = self.store.load(path)[1]
-            except PlanError as exc:
-                rows.append({"plan_id": path.stem, "status": "invalid", "error": exc.code})
-                continue
-            req = doc["request"]["normalized"]
-            rows.append({"plan_id": doc["plan_id"], "status": doc["status"],
-                         "program": req["program"], "launch_date": req["launch_date"],
-                         "channels": ",".join(req["channels"]),
-                         "readiness": doc["success_metrics"]["launch_readiness_pct"],
-                         "updated_at": doc["updated_at"]})
-        return rows
+        """One summary row per plan in the store (invalid plans are listed as such)."""
+        return self.store.list_plans()
 
     async def alaunch(self, *args: Any, **kwargs: Any) -> LaunchResult:
         """Async :meth:`launch` (runs in a worker thread; never blocks the event loop)."""
@@ -295,11 +290,11 @@ class Orchestrator:
         """Async :meth:`escalation`."""
         return await asyncio.to_thread(self.escalation, *args, **kwargs)
 
-    async def aresume(self, plan: str | Path, *, from_plan: bool = False) -> LaunchResult:
+    async def aresume(self, plan: PlanRef, *, from_plan: bool = False) -> LaunchResult:
         """Async :meth:`resume`."""
         return await asyncio.to_thread(self.resume, plan, from_plan=from_plan)
 
-    async def astatus(self, plan: str | Path, **kwargs: Any) -> LaunchResult:
+    async def astatus(self, plan: PlanRef, **kwargs: Any) -> LaunchResult:
         """Async :meth:`status`."""
         return await asyncio.to_thread(self.status, plan, **kwargs)
 
@@ -316,29 +311,29 @@ class Orchestrator:
     def _config(doc: dict[str, Any]) -> dict[str, Any]:
         return {"configurable": {"thread_id": doc["plan_id"]}}
 
-    def _check_thread(self, home: PlanStore, doc: dict[str, Any],
+    def _check_thread(self, home: Store, doc: dict[str, Any],
                       values: dict[str, Any]) -> None:
         """Refuse to go on from checkpoints that are missing or not this plan's run."""
         recover = shlex.join(["referral-orchestrator", "resume", doc["plan_id"], "--from-plan",
-                              "--plans-dir", str(home.root)])
+                              *home.command_options])
         if not values.get("run_id"):  # no thread, or only its unapplied input
             if doc["transitions"]:
                 raise CheckpointMismatch(
                     f"{doc['plan_id']} has progressed but its checkpoints are missing from "
-                    f"{home.checkpoint_path}: rebuild them from the plan with '{recover}'")
+                    f"{home.checkpoint_location}: rebuild them from the plan with '{recover}'")
             return
         reason = checkpoint_mismatch(doc, values)
         if reason is not None:
             raise CheckpointMismatch(
-                f"the checkpoints of {doc['plan_id']} in {home.checkpoint_path} are not its "
+                f"the checkpoints of {doc['plan_id']} in {home.checkpoint_location} are not its "
                 f"run ({reason}): rebuild them from the plan with '{recover}'")
 
-    def _rebuild(self, home: PlanStore, doc: dict[str, Any]) -> None:
+    def _rebuild(self, home: Store, doc: dict[str, Any]) -> None:
         """Seed a fresh checkpoint thread from the plan, at the node its state ends at."""
         from langgraph.graph import START
 
         config = self._config(doc)
-        with self._graph(home) as graph:
+        with self._graph(home, doc["plan_id"]) as graph:
             try:
                 snap = graph.get_state(config)
             except CheckpointMismatch:  # unsigned, edited, or signed with another key
@@ -376,7 +371,7 @@ class Orchestrator:
                 f"see 'referral-orchestrator status {doc['plan_id']}'")
 
     @contextlib.contextmanager
-    def _locked(self, plan: str | Path) -> Iterator[tuple[PlanStore, Path, dict[str, Any]]]:
+    def _locked(self, plan: PlanRef) -> Iterator[tuple[Store, Path, dict[str, Any]]]:
         """The plan's own store (its folder: lock, checkpoints), its path and fresh content."""
         path, doc = self.store.load(plan)  # refuse a tampered plan before waiting on its lock
         home = self.store.home_of(path)
@@ -385,20 +380,15 @@ class Orchestrator:
             path, doc = home.load(path)  # re-read: another process may have moved it on
             yield home, path, doc
 
+    @staticmethod
     @contextlib.contextmanager
-    def _graph(self, home: PlanStore) -> Iterator[Any]:
-        from langgraph.checkpoint.sqlite import SqliteSaver
-
+    def _graph(home: Store, plan_id: str) -> Iterator[Any]:
+        """The compiled graph on the checkpointer of the plan's store."""
         from .engine.graph import build_graph
 
-        key = signing_key()
         _quiet_abandoned_tasks()
-        conn = sqlite3.connect(home.checkpoint_path, check_same_thread=False, timeout=60)
-        try:
-            yield build_graph(SqliteSaver(conn, serde=None if key is None
-                                          else SignedSerializer(key)))
-        finally:
-            conn.close()
+        with home.checkpointer(plan_id) as saver:
+            yield build_graph(saver)
 
     @staticmethod
     def _snapshot(graph: Any, config: dict[str, Any], *, fresh: bool = False) -> Any:
@@ -414,7 +404,7 @@ class Orchestrator:
             snap = graph.get_state(config)
         return snap
 
-    def _run(self, home: PlanStore, path: Path, doc: dict[str, Any], graph_input: Any, *,
+    def _run(self, home: Store, path: Path, doc: dict[str, Any], graph_input: Any, *,
              fresh: bool = False) -> LaunchResult:
         """Drive the graph, writing the plan after every streamed node update."""
         if self._runner is None:
@@ -434,7 +424,7 @@ class Orchestrator:
             max_concurrency=self.max_concurrency, deliverables=doc["deliverables"],
             artifact_digests=doc.get("artifact_digests", {}), pending=doc.get("pending"))
         transitions: list[dict[str, Any]] = doc["transitions"]
-        with self._graph(home) as graph:
+        with self._graph(home, doc["plan_id"]) as graph:
             snap = self._snapshot(graph, config, fresh=fresh)
             if not fresh:
                 self._check_thread(home, doc, snap.values)
@@ -508,12 +498,12 @@ class Orchestrator:
             for rec in records:
                 self.on_transition(rec)
 
-    def _result(self, home: PlanStore, path: Path, plan: dict[str, Any]) -> LaunchResult:
+    def _result(self, home: Store, path: Path, plan: dict[str, Any]) -> LaunchResult:
         from .artifacts.report import next_actions
 
         return LaunchResult(plan_id=plan["plan_id"], status=plan["status"], plan_path=path,
                             artifacts=dict(plan["deliverables"]),
-                            next_actions=next_actions(plan, home.root),
+                            next_actions=next_actions(plan, home.command_options),
                             pending=plan.get("pending"), plan=plan)
 
 
@@ -579,7 +569,7 @@ def validate_plan(file: str | Path) -> dict[str, Any]:
     was copied elsewhere) are counted as missing, not refused. While a run is in progress
     the files may be newer than the plan, so they are not compared.
     """
-    path, plan = PlanStore(Path(file).parent).load(file, identity=False)
+    path, plan = FileStore(Path(file).parent).load(file, identity=False)
     folder = Path(plan["context_passing"]["artifacts_location"])
     digests = plan.get("artifact_digests", {})
     edited: list[str] = []

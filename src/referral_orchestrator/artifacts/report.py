@@ -10,23 +10,21 @@ from __future__ import annotations
 
 import html
 import shlex
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 from referral_orchestrator.launch.text import md_code, md_text, one_line, strip_unsafe
 
-DEFAULT_PLANS_DIR = ".claude/plans"
+
+def _cmd(*parts: str, store: Sequence[str]) -> str:
+    return shlex.join(["referral-orchestrator", *parts, *store])
 
 
-def _cmd(*parts: str, plans_root: Path) -> str:
-    args = ["referral-orchestrator", *parts]
-    if str(plans_root) != DEFAULT_PLANS_DIR:
-        args += ["--plans-dir", str(plans_root)]
-    return shlex.join(args)
+def next_actions(plan: dict[str, Any], store: Sequence[str] = ()) -> list[str]:
+    """What a person must do next, with the exact commands.
 
-
-def next_actions(plan: dict[str, Any], plans_root: Path) -> list[str]:
-    """What a person must do next, with the exact commands."""
+    ``store`` is the options that select the plan's store (``Store.command_options``).
+    """
     pid, status = plan["plan_id"], plan["status"]
     files = plan.get("deliverables", {})
     pending = plan.get("pending") or {}
@@ -36,20 +34,20 @@ def next_actions(plan: dict[str, Any], plans_root: Path) -> list[str]:
         for item in pending.get("pending", []):
             actions.append(f"{item['approver']} decides by {item['deadline']}: "
                            + _cmd("approve", pid, "--approver", item["approver"],
-                                  plans_root=plans_root)
+                                  store=store)
                            + "  (add --reject --note '...' to send it back)")
         return actions
     if status == "awaiting_decision":
         req = plan["request"]["normalized"]
         return [
             f"Exec sponsor decides on {pending.get('stage')}: {pending.get('reason', '')}",
-            _cmd("escalation", pid, "--decision", "proceed", plans_root=plans_root),
+            _cmd("escalation", pid, "--decision", "proceed", store=store),
             _cmd("escalation", pid, "--decision", "descope", "--channel", req["channels"][-1],
-                 plans_root=plans_root),
+                 store=store),
             _cmd("escalation", pid, "--decision", "postpone", "--launch-date", "YYYY-MM-DD",
-                 plans_root=plans_root),
+                 store=store),
             _cmd("escalation", pid, "--decision", "halt", "--note", "why",
-                 plans_root=plans_root),
+                 store=store),
         ]
     if status == "halted":
         who: dict[str, Any] = next(
@@ -58,7 +56,7 @@ def next_actions(plan: dict[str, Any], plans_root: Path) -> list[str]:
                 f"{who.get('summary', '')}. Start a new launch-program run when ready."]
     if status == "running":
         return ["The run stopped before it finished: " + _cmd("resume", pid,
-                                                              plans_root=plans_root)]
+                                                              store=store)]
     actions = []
     if "runbook_md" in files:
         actions.append(f"Import the runbook into your tracker: {files.get('runbook_csv')} "

@@ -1,47 +1,66 @@
-"""The only module that writes plan files.
+"""The only module that writes plan files: :class:`FileStore`, the plans folder.
 
-Plans live in ``<plans-dir>/plan-<YYYYMMDD-HHMMSS>[-n].json``. Every write validates
-first and is atomic (temp file, fsync, rename, fsync of the folder), so a reader - or a
-``kill -9`` - never sees a torn file. Every load validates too, and refuses a file that is
-a symbolic link or whose ``plan_id`` is not its name (two names for one plan would mean two
-locks, and a write through a link replaces the link with a copy).
+It implements :class:`~referral_orchestrator.plan.base.Store`. Plans live in
+``<plans-dir>/plan-<YYYYMMDD-HHMMSS>[-n].json``. Every write validates first and is atomic (temp
+file, fsync, rename, fsync of the folder), so a reader - or a ``kill -9`` - never sees a
+torn file. Every load validates too, and refuses a file that is a symbolic link or whose
+``plan_id`` is not its name (two names for one plan would mean two locks, and a write
+through a link replaces the link with a copy).
 
 Commands that change a plan hold its lock for the whole read-modify-write: a ``filelock``
 lock (``fcntl`` on POSIX, ``msvcrt`` on Windows) named after the plan id, in the plan's own
 folder. Waiting is bounded (``lock_timeout``, default 60 s); past it the command fails with
 :class:`~referral_orchestrator.errors.PlanBusy` instead of hanging.
+
+The LangGraph checkpoints of the folder's runs are a SQLite database beside the plans,
+``checkpoints.sqlite``.
 """
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import datetime as dt
 import json
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from filelock import FileLock, SoftFileLock, Timeout
 
-from referral_orchestrator.errors import PlanBusy, PlanIdentity, PlanInvalid, PlanNotFound
+from referral_orchestrator.errors import (
+    PlanBusy,
+    PlanError,
+    PlanIdentity,
+    PlanInvalid,
+    PlanNotFound,
+)
 
 from .atomic import sweep, write_atomic
+from .base import PlanRef, Store
 from .chain import verify
+from .signing import SignedSerializer, signing_key
+
+if TYPE_CHECKING:
+    from langgraph.checkpoint.sqlite import SqliteSaver
 
 CHECKPOINTS = "checkpoints.sqlite"
 LOCK_TIMEOUT = 60.0
+DEFAULT_PLANS_DIR = ".claude/plans"
+# relative on purpose: the launch records it absolute, from the working directory it ran in
+ARTIFACTS_DIR = "launches"
 
 
-class PlanStore:
+class FileStore:
     """Plan files, their locks and the checkpoint database of one plans folder."""
 
-    def __init__(self, plans_dir: str | os.PathLike[str] = ".claude/plans", *,
+    def __init__(self, plans_dir: str | os.PathLike[str] = DEFAULT_PLANS_DIR, *,
                  lock_timeout: float = LOCK_TIMEOUT) -> None:
         self.root = Path(plans_dir)
         self.lock_timeout = lock_timeout
 
-    def home_of(self, path: Path) -> PlanStore:
+    def home_of(self, path: Path) -> FileStore:
         """The store of the folder a plan file really lives in (its checkpoints and lock).
 
         A plan named by path from another working directory, or with another
@@ -50,18 +69,32 @@ class PlanStore:
         folder = path.parent.resolve()
         if folder == self.root.resolve():
             return self
-        return PlanStore(folder, lock_timeout=self.lock_timeout)
+        return FileStore(folder, lock_timeout=self.lock_timeout)
 
     @property
     def checkpoint_path(self) -> Path:
         """The SQLite checkpoint database beside the plans."""
         return self.root / CHECKPOINTS
 
+    @property
+    def checkpoint_location(self) -> str:
+        """The checkpoint database's absolute path."""
+        return str(self.checkpoint_path.absolute())
+
+    @property
+    def command_options(self) -> builtins.list[str]:
+        """``--plans-dir ROOT``, or nothing for the default folder."""
+        return [] if str(self.root) == DEFAULT_PLANS_DIR else ["--plans-dir", str(self.root)]
+
+    def artifacts_folder(self, plan_id: str) -> Path:
+        """``launches/<plan-id>`` under the working directory."""
+        return Path(ARTIFACTS_DIR) / plan_id
+
     def path_of(self, plan_id: str) -> Path:
         """The file of a plan id."""
         return self.root / f"{plan_id}.json"
 
-    def resolve(self, ref: str | os.PathLike[str]) -> Path:
+    def resolve(self, ref: PlanRef) -> Path:
         """A plan id or a path -> an existing plan file, or ``PlanNotFound``."""
         text = str(ref)
         candidates = [Path(text)] if text.endswith(".json") else []
@@ -104,7 +137,7 @@ class PlanStore:
         """Remove temp files a killed writer of this plan left behind (call under its lock)."""
         sweep(self.root, [f"{plan_id}.json"])
 
-    def load(self, ref: str | os.PathLike[str], *,
+    def load(self, ref: PlanRef, *,
              identity: bool = True) -> tuple[Path, dict[str, Any]]:
         """Read and verify a plan (schema, hash chain, digest); refuse it if any fails.
 
@@ -136,6 +169,37 @@ class PlanStore:
             return []
         return sorted(self.root.glob("plan-*.json"))
 
+    def list_plans(self) -> builtins.list[dict[str, Any]]:
+        """One summary row per plan file (invalid plans are listed as such)."""
+        rows: builtins.list[dict[str, Any]] = []
+        for path in self.list():
+            try:
+                doc = self.load(path)[1]
+            except PlanError as exc:
+                rows.append({"plan_id": path.stem, "status": "invalid", "error": exc.code})
+                continue
+            req = doc["request"]["normalized"]
+            rows.append({"plan_id": doc["plan_id"], "status": doc["status"],
+                         "program": req["program"], "launch_date": req["launch_date"],
+                         "channels": ",".join(req["channels"]),
+                         "readiness": doc["success_metrics"]["launch_readiness_pct"],
+                         "updated_at": doc["updated_at"]})
+        return rows
+
+    @contextlib.contextmanager
+    def checkpointer(self, plan_id: str) -> Iterator[SqliteSaver]:
+        """A ``SqliteSaver`` on the folder's database (one per folder, threads by plan id)."""
+        import sqlite3
+
+        from langgraph.checkpoint.sqlite import SqliteSaver
+
+        key = signing_key()
+        conn = sqlite3.connect(self.checkpoint_path, check_same_thread=False, timeout=60)
+        try:
+            yield SqliteSaver(conn, serde=None if key is None else SignedSerializer(key))
+        finally:
+            conn.close()
+
     @contextlib.contextmanager
     def lock(self, plan_id: str) -> Iterator[None]:
         """Exclusive lock on one plan id, held across a read-modify-write.
@@ -163,3 +227,10 @@ class PlanStore:
     def _encode(plan: dict[str, Any]) -> bytes:
         verify(plan, f"plan {plan.get('plan_id')}")
         return (json.dumps(plan, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+PlanStore = FileStore
+"""The former name of :class:`FileStore`."""
+
+if TYPE_CHECKING:  # FileStore is a Store (mypy checks the assignment)
+    _check: Store = FileStore()

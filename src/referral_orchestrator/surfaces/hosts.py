@@ -26,9 +26,9 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Required
 from pydantic import Field
 from typing_extensions import TypedDict
 
-from referral_orchestrator.artifacts.report import DEFAULT_PLANS_DIR
 from referral_orchestrator.engine.roster import load_roster
 from referral_orchestrator.errors import ReferralError
+from referral_orchestrator.plan.store import DEFAULT_PLANS_DIR
 
 if TYPE_CHECKING:
     from langchain_core.tools import BaseTool
@@ -119,9 +119,8 @@ def _sibling(orch: Orchestrator, hook: Callable[[dict[str, Any]], None]) -> Orch
     """A new orchestrator with ``orch``'s settings and ``hook`` as its transition callback."""
     from referral_orchestrator.orchestrator import Orchestrator
 
-    twin = Orchestrator(orch.store.root, model=orch.model, clock=orch.clock,
-                        max_concurrency=orch.max_concurrency, on_transition=hook,
-                        lock_timeout=orch.store.lock_timeout)
+    twin = Orchestrator(model=orch.model, clock=orch.clock, store=orch.store,
+                        max_concurrency=orch.max_concurrency, on_transition=hook)
     twin.runner_options = dict(orch.runner_options)
     return twin
 

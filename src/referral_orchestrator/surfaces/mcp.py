@@ -23,9 +23,9 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import Resource
 
 from referral_orchestrator import __version__
-from referral_orchestrator.artifacts.report import DEFAULT_PLANS_DIR
 from referral_orchestrator.errors import ReferralError
 from referral_orchestrator.orchestrator import LaunchResult, Orchestrator
+from referral_orchestrator.plan.store import DEFAULT_PLANS_DIR
 
 from .hosts import stream
 from .progress import Progress

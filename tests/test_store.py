@@ -1,0 +1,83 @@
+"""The Store protocol: the façade reaches plans, locks and checkpoints only through a store."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from referral_orchestrator import Orchestrator
+from referral_orchestrator.plan.base import Store
+from referral_orchestrator.plan.store import FileStore, PlanStore
+
+SEED = dict(program="Customer Advocates", launch_date="2026-12-10", channels="email,in-app",
+            as_of="2026-11-25", approvers="legal")
+
+
+class RecordingStore:
+    """A store that forwards to a FileStore and notes every method the façade calls."""
+
+    def __init__(self, inner: FileStore, calls: list[str]) -> None:
+        self.inner = inner
+        self.calls = calls
+
+    @property
+    def checkpoint_location(self) -> str:
+        return self.inner.checkpoint_location
+
+    @property
+    def command_options(self) -> list[str]:
+        return self.inner.command_options
+
+    def home_of(self, path: Path) -> Store:
+        self.calls.append("home_of")
+        return RecordingStore(self.inner.home_of(path), self.calls)
+
+    def artifacts_folder(self, plan_id: str) -> Path:
+        self.calls.append("artifacts_folder")
+        return self.inner.root.parent / "out" / plan_id
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        method = getattr(self.inner, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            self.calls.append(name)
+            return method(*args, **kwargs)
+        return call
+
+    @contextlib.contextmanager
+    def lock(self, plan_id: str) -> Iterator[None]:
+        self.calls.append("lock")
+        with self.inner.lock(plan_id):
+            yield
+
+    @contextlib.contextmanager
+    def checkpointer(self, plan_id: str) -> Iterator[Any]:
+        self.calls.append("checkpointer")
+        with self.inner.checkpointer(plan_id) as saver:
+            yield saver
+
+
+def test_the_file_store_is_a_store_under_its_former_name_too() -> None:
+    assert isinstance(FileStore(), Store)
+    assert PlanStore is FileStore
+
+
+def test_an_orchestrator_given_a_store_keeps_plans_checkpoints_and_locks_there(
+        workdir: Path, clock: Any) -> None:
+    calls: list[str] = []
+    store = RecordingStore(FileStore(workdir / "elsewhere"), calls)
+    orch = Orchestrator(workdir / "unused", clock=clock, store=store)
+    waiting = orch.launch(**SEED)
+    assert waiting.status == "awaiting_approval"
+    done = orch.approve(waiting.plan_id, "legal")
+    assert done.status == "completed"
+    assert [row["plan_id"] for row in orch.list_plans()] == [done.plan_id]
+    assert not (workdir / "unused").exists()
+    assert (workdir / "elsewhere" / f"{done.plan_id}.json").is_file()
+    assert (workdir / "elsewhere" / "checkpoints.sqlite").is_file()
+    assert Path(done.artifacts["runbook_md"]).parent == workdir / "out" / done.plan_id
+    assert {"create", "load", "write", "lock", "sweep", "checkpointer",
+            "list_plans", "artifacts_folder"} <= set(calls)
+    assert f"--plans-dir {workdir / 'elsewhere'}" in waiting.next_actions[1]
