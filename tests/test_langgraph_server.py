@@ -31,6 +31,8 @@ httpx = pytest.importorskip("httpx")
 from langgraph_sdk import get_client  # noqa: E402
 from langgraph_sdk.schema import Command  # noqa: E402
 
+from referral_orchestrator import Orchestrator, export_plan  # noqa: E402
+from referral_orchestrator.plan.chain import verify  # noqa: E402
 from test_hitl import FORM, doc_json  # noqa: E402  (the launch form a Studio user fills in)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -149,6 +151,29 @@ def test_langgraph_dev_pauses_at_the_approval_interrupt_and_resumes_to_go_live(
             if t["node"] == "approval_gate"]
     assert ("approved", "legal") in gate and ("approved", "finance") in gate
     json.dumps(values)  # the state is plain JSON end to end
+
+
+@pytest.mark.slow
+def test_a_server_thread_exports_the_plan_the_cli_writes_for_the_same_form(
+    server: str, tmp_path: Path,
+) -> None:
+    out = asyncio.run(with_client(server, _drive))
+    paused = export_plan(out["paused"])
+    assert verify(json.loads(json.dumps(paused))) == paused  # schema, chain, digest
+    cli = Orchestrator(tmp_path / "plans").launch(**FORM, out_dir=tmp_path / "out").plan
+    same = ("objective", "status", "pending", "stages", "tasks", "error_handling",
+            "success_metrics", "qa", "usage")
+    assert {k: paused[k] for k in same} == {k: cli[k] for k in same}
+    assert paused["context_passing"]["checkpoint"] == (
+        f"langgraph thread {out['paused']['checkpoint']['thread_id']}")
+
+    final = export_plan(out["final"])
+    verify(final)
+    assert (final["status"], final["pending"]) == ("completed", None)
+    assert {a["approver"]: (a["status"], a["by"]) for a in final["approvals"]} == {
+        "legal": ("approved", "legal lead"), "finance": ("approved", "finance lead")}
+    assert final["transitions"][-1]["node"] == "go_live"
+    assert final["state"]["run_id"] == paused["state"]["run_id"]
 
 
 async def _review_card(client: Any) -> dict[str, Any]:

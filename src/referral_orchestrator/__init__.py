@@ -28,6 +28,7 @@ _EXPORTS = {
     "Orchestrator": ".orchestrator",
     "LaunchResult": ".orchestrator",
     "build_graph": ".engine.graph",
+    "export_plan": ".plan.record",
     "LaunchRequest": ".launch.request",
     "parse_request": ".launch.request",
     "CHANNELS": ".launch.channels",
@@ -88,6 +89,7 @@ __all__ = [
     "as_tool",
     "as_tools",
     "build_graph",
+    "export_plan",
     "launch_input",
     "launch_program",
     "load_roster",
@@ -123,6 +125,7 @@ if TYPE_CHECKING:
     from .launch.channels import CHANNELS
     from .launch.request import LaunchRequest, parse_request
     from .orchestrator import LaunchResult, Orchestrator, launch_program
+    from .plan.record import export_plan
     from .runners import AgentCall, AgentResult, AgentRunner, Usage, resolve_runner
     from .runners.offline import OfflineDrafter
     from .surfaces.hosts import (

@@ -6,6 +6,10 @@ id) and writes the plan after every node update LangGraph streams, so the plan's
 is the truth: missing records are merged back from it (by key) before the run goes on.
 Plans, locks and checkpoints are reached only through a :class:`~referral_orchestrator.
 plan.base.Store` (default: a :class:`~referral_orchestrator.plan.store.FileStore`).
+
+Every command that moves a plan runs ``_run``: *drive* the thread with a runner resolved
+for that plan (``_drive``), *project* the plan from the state it stopped in (the pure
+``plan.record.project``) and *finish* (``_finish``: render the artifacts, write the plan).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import os
 import secrets
 import shlex
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,7 +52,7 @@ from .launch.request import (
 )
 from .plan.base import PlanRef, Store
 from .plan.chain import chain, checkpoint_mismatch
-from .plan.record import build, values_from_plan
+from .plan.record import build, project, values_from_plan
 from .plan.signing import signing_key
 from .plan.store import DEFAULT_PLANS_DIR, LOCK_TIMEOUT, FileStore
 from .runners import AgentRunner, resolve_runner
@@ -56,6 +60,17 @@ from .runners import AgentRunner, resolve_runner
 DEFAULT_LANDING = "https://www.example.com/refer/{slug}"
 LOCK_TIMEOUT_ENV = "REFERRAL_ORCHESTRATOR_LOCK_TIMEOUT"
 TransitionHook = Callable[[dict[str, Any]], None]
+
+
+@dataclass
+class _Stopped:
+    """Where driving left a plan's thread: its state, the plan's chain, what is announced."""
+
+    values: dict[str, Any]
+    transitions: list[dict[str, Any]]
+    interrupts: list[dict[str, Any]]
+    finished: bool  # no task left to run
+    announced: int  # transitions already handed to ``on_transition``
 
 
 @dataclass
@@ -134,7 +149,6 @@ class Orchestrator:
         self.runner_options: dict[str, Any] = dict(runner_options or {})
         if max_cost_usd is not None:
             self.runner_options["max_cost_usd"] = max_cost_usd
-        self._runner: AgentRunner | None = None
 
     # -- public API -------------------------------------------------------------------
 
@@ -164,8 +178,9 @@ class Orchestrator:
                             today=self.clock().date(), approval_lead_days=approval_lead_days,
                             **locale)
         team = roster if isinstance(roster, Roster) else load_roster(roster)
-        self._runner = resolve_runner(self.model, **self.runner_options)
-        preflight = getattr(self._runner, "preflight", None)
+        # resolved for this plan alone: a runner's budget is one plan's, never shared
+        runner = resolve_runner(self.model, **self.runner_options)
+        preflight = getattr(runner, "preflight", None)
         if callable(preflight):
             preflight()  # a missing or rejected key stops here, before anything is written
         if out_dir is not None:  # a folder with anything in it is refused before any write
@@ -174,7 +189,7 @@ class Orchestrator:
         values = self._initial_state(req, team, landing)
         values["probe_landing"] = landing_url is not None
         now = self.clock()
-        meta = {"given": given, "model": self._model_name(), "created_at": now.isoformat(),
+        meta = {"given": given, "model": self._model_name(runner), "created_at": now.isoformat(),
                 "updated_at": now.isoformat(), "status": "running",
                 "checkpoint": self.store.checkpoint_location,
                 "max_concurrency": self.max_concurrency}
@@ -195,7 +210,7 @@ class Orchestrator:
                 raise
         home = self.store.home_of(path)
         with _storage_errors(plan_id), home.lock(plan_id):
-            return self._run(home, path, home.load(path)[1], values, fresh=True)
+            return self._run(home, path, home.load(path)[1], values, fresh=True, runner=runner)
 
     def approve(self, plan: PlanRef, approver: str, *, reject: bool = False,
                 note: str | None = None, by: str | None = None) -> LaunchResult:
@@ -347,9 +362,9 @@ class Orchestrator:
             graph.update_state(config, values_from_plan(doc),
                                as_node=doc["state"]["resume_at"] or START)
 
-    def _model_name(self) -> str:
+    def _model_name(self, runner: AgentRunner) -> str:
         return self.model if isinstance(self.model, str) else getattr(
-            self._runner, "name", type(self.model).__name__)
+            runner, "name", type(self.model).__name__)
 
     @staticmethod
     def _command(value: dict[str, Any]) -> Any:
@@ -405,86 +420,108 @@ class Orchestrator:
         return snap
 
     def _run(self, home: Store, path: Path, doc: dict[str, Any], graph_input: Any, *,
-             fresh: bool = False) -> LaunchResult:
-        """Drive the graph, writing the plan after every streamed node update."""
-        if self._runner is None:
-            options = dict(self.runner_options)
-            spent = doc["usage"]["total"].get("cost_usd", 0.0)
-            model = self.model if self.model != "offline" else doc.get("model", "offline")
-            if spent and isinstance(model, str) and model != "offline":
-                options["spent_usd"] = spent  # the budget covers the whole plan, not this call
-            self._runner = resolve_runner(model, **options)
-        ctx = RunContext(runner=self._runner, clock=self.clock,
-                         max_concurrency=self.max_concurrency)
-        config = {**self._config(doc), "max_concurrency": self.max_concurrency,
-                  "recursion_limit": 200}
+             fresh: bool = False, runner: AgentRunner | None = None) -> LaunchResult:
+        """One command's turn on a plan: drive the graph until it stops, then finish."""
+        meta = self._meta(doc)
+        runner = runner if runner is not None else self._runner_for(doc)
+        with self._graph(home, doc["plan_id"]) as graph:
+            stopped = self._drive(graph, home, path, doc, meta, graph_input, runner, fresh=fresh)
+        return self._finish(home, path, meta, stopped)
+
+    def _runner_for(self, doc: dict[str, Any]) -> AgentRunner:
+        """A runner for this plan alone, its budget charged with what the plan has spent."""
+        options = dict(self.runner_options)
+        spent = doc["usage"]["total"].get("cost_usd", 0.0)
+        model = self.model if self.model != "offline" else doc.get("model", "offline")
+        if spent and isinstance(model, str) and model != "offline":
+            options["spent_usd"] = spent  # the budget covers the whole plan, not this call
+        return resolve_runner(model, **options)
+
+    def _meta(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """What the plan records beside the graph state (the projection's metadata)."""
         meta = {k: doc[k] for k in ("plan_id", "model", "created_at", "status")}
         meta.update(given=doc["request"]["given"], out_dir=doc["context_passing"][
             "artifacts_location"], checkpoint=doc["context_passing"].get("checkpoint", ""),
             max_concurrency=self.max_concurrency, deliverables=doc["deliverables"],
             artifact_digests=doc.get("artifact_digests", {}), pending=doc.get("pending"))
+        return meta
+
+    def _drive(self, graph: Any, home: Store, path: Path, doc: dict[str, Any],
+               meta: dict[str, Any], graph_input: Any, runner: AgentRunner, *,
+               fresh: bool) -> _Stopped:
+        """Run the plan's thread until it waits, ends or fails; persist every transition."""
+        ctx = RunContext(runner=runner, clock=self.clock, max_concurrency=self.max_concurrency)
+        config = {**self._config(doc), "max_concurrency": self.max_concurrency,
+                  "recursion_limit": 200}
         transitions: list[dict[str, Any]] = doc["transitions"]
-        with self._graph(home, doc["plan_id"]) as graph:
-            snap = self._snapshot(graph, config, fresh=fresh)
-            if not fresh:
-                self._check_thread(home, doc, snap.values)
-            started = bool(snap.values.get("run_id"))  # not just the unapplied input
-            values: dict[str, Any] = dict(snap.values) if started else values_from_plan(doc)
-            # The plan records the state of the last checkpointed step ("settled"), never a
-            # newer one: a values chunk is emitted before its checkpoint is written, and is
-            # only known to be durable once the next step's updates arrive.
-            settled = latest = values
-            announced = len(transitions)
-            if graph_input is None and snap.values:
-                transitions = self._merge(transitions, snap.values.get("transitions", []))
-            run = True
-            if graph_input is None and not snap.values:
-                graph_input = values  # killed before the first checkpoint: start over
-            elif graph_input is None:
-                # `next` hides tasks whose writes were saved before a crash; `tasks` does not.
-                # Only tasks that are all waiting on a person leave nothing to run.
-                run = any(not t.interrupts for t in snap.tasks)
-            if run:
-                meta["status"] = "running"
-                for mode, chunk in graph.stream(graph_input, config, context=ctx,
-                                                stream_mode=["updates", "values"],
-                                                durability="sync"):
-                    if mode == "values":
-                        latest = {k: v for k, v in chunk.items() if not k.startswith("__")}
-                        merged = self._merge(transitions, latest.get("transitions", []))
-                    else:
-                        settled = latest
-                        records = [r for node, upd in chunk.items()
-                                   if not node.startswith("__") and upd
-                                   for r in upd.get("transitions", [])]
-                        merged = self._merge(transitions, records)
-                    if len(merged) != len(transitions):
-                        transitions = merged
-                        meta["updated_at"] = self.clock().isoformat()
-                        home.write(path, build(meta, settled, transitions))
-                        self._announce(transitions[announced:])
-                        announced = len(transitions)
-            snap = graph.get_state(config)
-            values = {k: v for k, v in dict(snap.values).items() if not k.startswith("__")}
-            transitions = self._merge(transitions, values.get("transitions", []))
-            interrupts = [i.value for t in snap.tasks for i in t.interrupts]
-        meta["pending"] = interrupts[0] if interrupts else None
-        if interrupts:
-            meta["status"] = ("awaiting_approval" if interrupts[0].get("type") == "approval"
-                              else "awaiting_decision")
-        elif values.get("status") == "halted":
-            meta["status"] = "halted"
-        else:
-            meta["status"] = "completed" if not snap.tasks else "running"
+        snap = self._snapshot(graph, config, fresh=fresh)
+        if not fresh:
+            self._check_thread(home, doc, snap.values)
+        started = bool(snap.values.get("run_id"))  # not just the unapplied input
+        values: dict[str, Any] = dict(snap.values) if started else values_from_plan(doc)
+        announced = len(transitions)
+        if graph_input is None and snap.values:
+            transitions = self._merge(transitions, snap.values.get("transitions", []))
+        run = True
+        if graph_input is None and not snap.values:
+            graph_input = values  # killed before the first checkpoint: start over
+        elif graph_input is None:
+            # `next` hides tasks whose writes were saved before a crash; `tasks` does not.
+            # Only tasks that are all waiting on a person leave nothing to run.
+            run = any(not t.interrupts for t in snap.tasks)
+        if run:
+            meta["status"] = "running"
+            transitions, announced = self._stream(
+                graph.stream(graph_input, config, context=ctx,
+                             stream_mode=["updates", "values"], durability="sync"),
+                home, path, meta, values, transitions, announced)
+        snap = graph.get_state(config)
+        values = {k: v for k, v in dict(snap.values).items() if not k.startswith("__")}
+        return _Stopped(values=values,
+                        transitions=self._merge(transitions, values.get("transitions", [])),
+                        interrupts=[i.value for t in snap.tasks for i in t.interrupts],
+                        finished=not snap.tasks, announced=announced)
+
+    def _stream(self, chunks: Iterable[tuple[str, Any]], home: Store, path: Path,
+                meta: dict[str, Any], values: dict[str, Any],
+                transitions: list[dict[str, Any]], announced: int,
+                ) -> tuple[list[dict[str, Any]], int]:
+        """Write the plan each time the stream brings new transitions; announce them."""
+        # The plan records the state of the last checkpointed step ("settled"), never a
+        # newer one: a values chunk is emitted before its checkpoint is written, and is
+        # only known to be durable once the next step's updates arrive.
+        settled = latest = values
+        for mode, chunk in chunks:
+            if mode == "values":
+                latest = {k: v for k, v in chunk.items() if not k.startswith("__")}
+                merged = self._merge(transitions, latest.get("transitions", []))
+            else:
+                settled = latest
+                records = [r for node, upd in chunk.items() if not node.startswith("__") and upd
+                           for r in upd.get("transitions", [])]
+                merged = self._merge(transitions, records)
+            if len(merged) != len(transitions):
+                transitions = merged
+                meta["updated_at"] = self.clock().isoformat()
+                home.write(path, build(meta, settled, transitions))
+                self._announce(transitions[announced:])
+                announced = len(transitions)
+        return transitions, announced
+
+    def _finish(self, home: Store, path: Path, meta: dict[str, Any],
+                stopped: _Stopped) -> LaunchResult:
+        """Render the artifacts, project the final plan, write it, announce the rest."""
         from .artifacts.render import render
 
-        written = render(values, Path(meta["out_dir"]), plan_id=doc["plan_id"], plan_path=path)
+        written = render(stopped.values, Path(meta["out_dir"]), plan_id=meta["plan_id"],
+                         plan_path=path)
         meta["deliverables"] = {"plan": str(path.absolute()), **written.paths}
         meta["artifact_digests"] = written.digests
         meta["updated_at"] = self.clock().isoformat()
-        plan = build(meta, values, transitions)
+        plan = project(meta, stopped.values, stopped.transitions,
+                       interrupts=stopped.interrupts, finished=stopped.finished)
         home.write(path, plan)
-        self._announce(transitions[announced:])
+        self._announce(stopped.transitions[stopped.announced:])
         return self._result(home, path, plan)
 
     @staticmethod

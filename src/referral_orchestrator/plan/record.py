@@ -9,13 +9,23 @@ approvals, logs), the rest (stage outputs, guardrail bookkeeping) under ``state`
 :func:`values_from_plan` can rebuild the run when its checkpoints are lost. ``state`` also
 says which checkpointed transitions the state reflects (``settled``, with their digest),
 which is how a checkpoint thread is matched to its plan.
+
+The projection is pure: :func:`build` turns run metadata, graph state and chained
+transitions into the plan, and :func:`project` adds the status a stopped thread is in
+(waiting on a person, done, halted, or cut short). :func:`export_plan` applies it to the
+state of any LangGraph thread - a ``StateSnapshot`` from ``graph.get_state(config)`` or
+the JSON a LangGraph server returns for ``threads.get_state`` - so a run driven by a
+server gets the plan the CLI would have written.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from referral_orchestrator.engine.roster import roster_from_overrides
+from referral_orchestrator.errors import UsageError
 from referral_orchestrator.launch import qa
 from referral_orchestrator.launch.stages import (
     MAX_RETRIES,
@@ -26,7 +36,7 @@ from referral_orchestrator.launch.stages import (
     stages_at,
 )
 
-from .chain import CHAIN_FIELDS, seal
+from .chain import CHAIN_FIELDS, chain, seal
 
 SCHEMA_VERSION = "1.0"
 # Graph state the plan's readable sections hold verbatim (values_from_plan reads it there)
@@ -224,3 +234,81 @@ def build(meta: dict[str, Any], values: dict[str, Any],
         "state": _state(values, transitions),
     }
     return seal(plan)
+
+
+def run_status(values: dict[str, Any], interrupts: Sequence[dict[str, Any]], *,
+               finished: bool) -> str:
+    """The plan status of a thread that stopped: waiting on a person, halted, done or not.
+
+    ``interrupts`` are the values of the thread's open interrupts (in task order);
+    ``finished`` says no task is left to run.
+    """
+    if interrupts:
+        return "awaiting_approval" if interrupts[0].get("type") == "approval" else (
+            "awaiting_decision")
+    if values.get("status") == "halted":
+        return "halted"
+    return "completed" if finished else "running"
+
+
+def project(meta: dict[str, Any], values: dict[str, Any], transitions: list[dict[str, Any]],
+            *, interrupts: Sequence[dict[str, Any]] = (), finished: bool) -> dict[str, Any]:
+    """The plan of a stopped thread: :func:`build` with its status and open question."""
+    return build({**meta, "status": run_status(values, interrupts, finished=finished),
+                  "pending": interrupts[0] if interrupts else None}, values, transitions)
+
+
+def _thread_view(state: Any) -> tuple[dict[str, Any], list[dict[str, Any]], bool, str, str]:
+    """(values, open interrupts, finished, thread id, created_at) of a snapshot or its JSON."""
+    if isinstance(state, Mapping):  # a LangGraph server's ThreadState
+        tasks = state.get("tasks") or []
+        values = state.get("values") or {}
+        interrupts = [i["value"] for t in tasks for i in t.get("interrupts") or []]
+        thread = str((state.get("checkpoint") or {}).get("thread_id") or "")
+        created = str(state.get("created_at") or "")
+    else:  # langgraph.types.StateSnapshot
+        tasks = list(state.tasks)
+        values = dict(state.values)
+        interrupts = [i.value for t in tasks for i in t.interrupts]
+        thread = str(((state.config or {}).get("configurable") or {}).get("thread_id") or "")
+        created = str(state.created_at or "")
+    values = {k: v for k, v in values.items() if not k.startswith("__")}
+    return values, interrupts, not tasks, thread, created
+
+
+def _given(request: dict[str, Any], landing_url: str) -> dict[str, Any]:
+    """What a launch form would have held for this request (the thread keeps no form)."""
+    keys = ("program", "launch_date", "channels", "segments", "approvers", "as_of", "pattern",
+            "country", "subdivision", "timezone", "currency")
+    given = {k: request[k] for k in keys if request.get(k) not in (None, [], "")}
+    return {**given, "landing_url": landing_url} if landing_url else given
+
+
+def export_plan(thread_state: Any, *, plan_id: str | None = None, model: str | None = None,
+                out_dir: str = "", max_concurrency: int = 8) -> dict[str, Any]:
+    """The plan JSON of a LangGraph thread, as the CLI writes it (schema-valid, chained).
+
+    ``thread_state`` is ``graph.get_state(config)`` of :func:`~referral_orchestrator.
+    engine.graph.build_graph`'s graph, or the ``threads.get_state(thread_id)`` JSON of a
+    LangGraph server serving ``langgraph.json``. Defaults for what the thread does not
+    hold: ``plan_id`` from the first transition's time (``plan-YYYYMMDD-HHMMSS``),
+    ``model`` from the billed usage records (``offline`` when none), ``out_dir`` empty
+    (the server path renders no artifacts). Raises ``UsageError`` for a thread whose
+    launch has not started.
+    """
+    values, interrupts, finished, thread, created = _thread_view(thread_state)
+    if not values.get("request"):
+        raise UsageError("the thread holds no launch yet: export its plan after the first "
+                         "node (checklist) has run")
+    transitions = chain(list(values.get("transitions", [])), [])
+    stamps = [t["at"] for t in transitions] or [created or values["request"]["as_of"]]
+    first = dt.datetime.fromisoformat(stamps[0]).astimezone(dt.UTC)
+    billed = sorted({r["model"] for r in values.get("usage", []) if r.get("model")})
+    meta = {"plan_id": plan_id or f"plan-{first:%Y%m%d-%H%M%S}",
+            "model": model or ", ".join(billed) or "offline",
+            "given": _given(values["request"], values.get("landing_url", "")
+                            if values.get("probe_landing") else ""),
+            "created_at": stamps[0], "updated_at": stamps[-1], "out_dir": out_dir,
+            "checkpoint": f"langgraph thread {thread}" if thread else "langgraph thread",
+            "max_concurrency": max_concurrency}
+    return project(meta, values, transitions, interrupts=interrupts, finished=finished)
