@@ -1,7 +1,10 @@
 """The command line. The only module that parses argv and prints.
 
-Heavy imports (LangGraph, the runners) happen inside the commands, so ``--help`` is fast.
-Errors become one line on stderr and the exit code of their family (see ``_errors``).
+The façade's commands (``launch-program``, ``approve``, ``escalation``, ``resume``,
+``status``) and their options are rendered from the table of operations
+(:mod:`.operations`); ``validate``, ``graph`` and ``mcp`` are this module's own. Heavy
+imports (LangGraph, the runners, pydantic) happen inside the commands, so ``--help`` is
+fast. Errors become one line on stderr and the exit code of their family.
 """
 
 from __future__ import annotations
@@ -12,12 +15,16 @@ import sys
 
 from referral_orchestrator.errors import ReferralError, UsageError
 
+from .operations import CLI, OPERATIONS, Operation, exposed
+
 # --help must stay a few ms above a bare interpreter (bench/bench_cli.py): no typing, json,
 # shlex or shutil at import time. mypy treats a module-level TYPE_CHECKING as True.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import Any, NoReturn
+
+    from .operations import Option
 
 PROG = "referral-orchestrator"
 EXIT_HALTED = 4
@@ -82,72 +89,42 @@ def _add_common(p: argparse.ArgumentParser, fmt: bool = True) -> None:
                    help="no live progress on stderr; print only the summary")
 
 
+def _add_option(p: argparse.ArgumentParser, o: Option) -> None:
+    """One option of the table as argparse declares it."""
+    if o.positional:
+        optional: dict[str, Any] = {"nargs": "?"} if o.cli_optional else {}
+        p.add_argument(o.name, metavar=o.metavar, help=o.cli_help, **optional)
+        return
+    kw: dict[str, Any] = {"help": o.cli_help}
+    if o.kind == "bool":
+        kw["action"] = "store_true"
+    else:
+        if o.kind in ("int", "float"):
+            kw["type"] = int if o.kind == "int" else float
+        if o.choices:
+            kw["choices"] = list(o.choices)
+        if o.default is not None or o.kind in ("int", "float"):
+            kw["default"] = o.default
+        if o.required and not o.cli_optional:
+            kw["required"] = True
+    p.add_argument(o.flag, **kw)
+
+
+def _add_operation(sub: Any, op: Operation) -> None:
+    extra = {"description": op.cli_description} if op.cli_description else {}
+    p = sub.add_parser(op.cli, help=op.summary, **extra)
+    for o in op.options_for(CLI):
+        _add_option(p, o)
+    _add_common(p)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also used to render the docs)."""
     parser = _Parser(prog=PROG, description="Run a referral program launch as a multi-agent "
                      "state machine with an audit-ready plan JSON.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-
-    p = sub.add_parser("launch-program", help="plan and run a launch",
-                       description="Plan and run the launch of a referral program.")
-    p.add_argument("--program", help="program name or id, e.g. \"Customer Advocates\"")
-    p.add_argument("--launch-date", help="go-live date, YYYY-MM-DD")
-    p.add_argument("--channels", help="comma list: email, in-app, sms, push, social, "
-                   "landing-page, partner-portal")
-    p.add_argument("--segments", help="comma list of participant personas (optional)")
-    p.add_argument("--approvers", help="comma list of stakeholders who gate go-live (optional)")
-    p.add_argument("--as-of", help="planning reference date, YYYY-MM-DD (default: today)")
-    p.add_argument("--out", help="artifact folder (default: launches/<plan-id>)")
-    p.add_argument("--roster", help="YAML file: unavailable agents, substitutes, people")
-    p.add_argument("--pattern", choices=["diamond", "pipeline"], default="diamond",
-                   help="diamond: comms and enablement in parallel (default); pipeline: in turn")
-    p.add_argument("--landing-url",
-                   help="referral landing page URL for tracking links (QA probes it over HTTP)")
-    p.add_argument("--approval-lead-days", type=int, default=5,
-                   help="approvals are due this many business days before launch (default: 5)")
-    p.add_argument("--country", help="ISO 3166-1 alpha-2 code of the holiday calendar for due "
-                   "dates and business days, e.g. GB, DE, JP (default: US)")
-    p.add_argument("--subdivision", help="state, Land or nation of --country for regional "
-                   "holidays, e.g. ENG, BY, CA (default: nationwide holidays only)")
-    p.add_argument("--timezone", help="IANA time zone of sessions and go-live times, e.g. "
-                   "Europe/Berlin (default: the country's zone, or UTC when it has several)")
-    p.add_argument("--currency", help="ISO 4217 code of the reward copy, e.g. EUR "
-                   "(default: the country's currency)")
-    p.add_argument("--max-cost-usd", type=float, default=None,
-                   help="model spend limit for this launch; a breach escalates")
-    p.add_argument("--max-concurrency", type=int, default=16,
-                   help="parallel drafts at once (default: 16)")
-    _add_common(p)
-
-    p = sub.add_parser("approve", help="record an approver's decision and resume")
-    p.add_argument("plan", metavar="PLAN", help="plan id or path")
-    p.add_argument("--approver", required=True, help="approver name as given in --approvers")
-    p.add_argument("--reject", action="store_true", help="send the package back for rework")
-    p.add_argument("--note", help="what to change (fed back into the rework)")
-    p.add_argument("--by", help="person recording the decision")
-    _add_common(p)
-
-    p = sub.add_parser("escalation", help="the exec sponsor's decision at the top of the ladder")
-    p.add_argument("plan", metavar="PLAN", help="plan id or path")
-    p.add_argument("--decision", required=True,
-                   choices=["proceed", "descope", "postpone", "halt"])
-    p.add_argument("--channel", help="channel to drop (descope)")
-    p.add_argument("--launch-date", help="new go-live date (postpone)")
-    p.add_argument("--note", help="why")
-    p.add_argument("--by", help="person deciding")
-    _add_common(p)
-
-    p = sub.add_parser("resume", help="continue a stopped run from its last checkpoint")
-    p.add_argument("plan", metavar="PLAN", help="plan id or path")
-    p.add_argument("--from-plan", action="store_true",
-                   help="rebuild missing or foreign checkpoints from the plan's own records "
-                   "(decisions and finished stages are kept), then continue")
-    _add_common(p)
-
-    p = sub.add_parser("status", help="one plan in detail, or all plans as a table")
-    p.add_argument("plan", metavar="PLAN", nargs="?", help="plan id or path")
-    p.add_argument("--as-of", help="evaluate approval deadlines on this date (default: today)")
-    _add_common(p)
+    for op in exposed(CLI):
+        _add_operation(sub, op)
 
     p = sub.add_parser("validate", help="schema-validate a plan and check its transition chain")
     p.add_argument("file", metavar="FILE")
@@ -157,10 +134,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--view", choices=["full", "stages"], default="full",
                    help="full: every node and edge (default); stages: the one-glance view")
 
+    tools = [op.mcp for op in OPERATIONS if op.mcp]
     p = sub.add_parser("mcp", help="serve the launch tools and plans over MCP (stdio)",
-                       description="Serve launch_program, approve, escalation_decision, "
-                       "status and list_plans as MCP tools, and the plans as resources, over "
-                       "stdio. Needs the 'mcp' extra: pip install 'referral-orchestrator[mcp]'.")
+                       description=f"Serve {', '.join(tools[:-1])} and {tools[-1]} as MCP "
+                       "tools, and the plans as resources, over stdio. Needs the 'mcp' "
+                       "extra: pip install 'referral-orchestrator[mcp]'.")
     _add_common(p, fmt=False)
     return parser
 
@@ -238,28 +216,15 @@ def run(argv: Sequence[str]) -> int:
 
 def _dispatch(args: argparse.Namespace, orch: Any) -> Any:
     """Run one orchestrator command; returns its ``LaunchResult`` (or an exit code)."""
-    if args.command == "launch-program":
-        return orch.launch(
-            args.program, args.launch_date, args.channels, segments=args.segments,
-            approvers=args.approvers, as_of=args.as_of, pattern=args.pattern,
-            roster=args.roster, landing_url=args.landing_url, out_dir=args.out,
-            approval_lead_days=args.approval_lead_days, country=args.country,
-            subdivision=args.subdivision, timezone=args.timezone, currency=args.currency)
-    if args.command == "approve":
-        return orch.approve(args.plan, args.approver, reject=args.reject, note=args.note,
-                            by=args.by)
-    if args.command == "escalation":
-        return orch.escalation(args.plan, args.decision, channel=args.channel,
-                               launch_date=args.launch_date, note=args.note, by=args.by)
-    if args.command == "resume":
-        return orch.resume(args.plan, from_plan=args.from_plan)
-    if args.plan is None:
+    op = next(op for op in OPERATIONS if op.cli == args.command)
+    if op.name == "status" and args.plan is None:
         from referral_orchestrator.artifacts.report import plans_table
 
         rows = orch.list_plans()
         print(_json(rows) if args.format == "json" else plans_table(rows))
         return 0
-    return orch.status(args.plan, today=args.as_of)
+    values = {o.name: getattr(args, o.name) for o in op.options_for(CLI)}
+    return getattr(orch, op.method)(**op.call_kwargs(values))
 
 
 def _one_line(value: object) -> str:

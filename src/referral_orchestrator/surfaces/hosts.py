@@ -173,95 +173,40 @@ def as_tools(orchestrator: Orchestrator | None = None, *,
              plans_dir: str | Path = DEFAULT_PLANS_DIR, model: Any = "offline") -> list[BaseTool]:
     """The launch, approve, escalation and status tools for a host agent.
 
-    Each tool returns the ``--format json`` document of the result; a bad input comes
-    back as ``error (<code>): <how to fix it>`` so the host model can correct itself.
+    Rendered from the table of operations (:mod:`.operations`): names, descriptions and
+    argument schemas are the ones the MCP server and the CLI show. Each tool returns the
+    ``--format json`` document of the result; a bad input comes back as
+    ``error (<code>): <how to fix it>`` so the host model can correct itself.
     """
     from langchain_core.tools import StructuredTool, ToolException
-    from pydantic import BaseModel, Field
 
     from referral_orchestrator.orchestrator import Orchestrator
 
+    from .operations import TOOLS, Operation, arguments_model, exposed
+
     orch = orchestrator or Orchestrator(plans_dir, model=model)
 
-    def guard(fn: Callable[..., LaunchResult]) -> Callable[..., str]:
+    def sync(op: Operation) -> Callable[..., str]:
         def run(**kw: Any) -> str:
             try:
-                return _report(fn(**kw))
+                return _report(getattr(orch, op.method)(**op.call_kwargs(kw)))
             except ReferralError as exc:
                 raise ToolException(_error(exc)) from exc
         return run
 
-    def aguard(fn: Callable[..., Any]) -> Callable[..., Any]:
+    def async_(op: Operation) -> Callable[..., Any]:
         async def run(**kw: Any) -> str:
             try:
-                return _report(await fn(**kw))
+                return _report(await getattr(orch, "a" + op.method)(**op.call_kwargs(kw)))
             except ReferralError as exc:
                 raise ToolException(_error(exc)) from exc
         return run
 
-    class LaunchArgs(BaseModel):
-        program: str = Field(description="program name or id, e.g. 'Customer Advocates'")
-        launch_date: str = Field(description="go-live date, YYYY-MM-DD")
-        channels: list[str] = Field(description="channels, e.g. ['email', 'in-app']")
-        segments: list[str] | None = Field(None, description="participant personas")
-        approvers: list[str] | None = Field(None, description="stakeholders gating go-live")
-        as_of: str | None = Field(None, description="planning date YYYY-MM-DD (default today)")
-        pattern: Literal["diamond", "pipeline"] = "diamond"
-        country: str | None = Field(
-            None, description="ISO 3166-1 alpha-2 code of the holiday calendar (default US)")
-        subdivision: str | None = Field(None, description="state or region for its holidays")
-        timezone: str | None = Field(
-            None, description="IANA zone of sessions and go-live, e.g. Europe/Berlin")
-        currency: str | None = Field(
-            None, description="ISO 4217 code of the rewards (default: the country's)")
-
-    class ApproveArgs(BaseModel):
-        plan: str = Field(description="plan id, e.g. plan-20261125-090000")
-        approver: str = Field(description="approver name as given at launch")
-        reject: bool = Field(False, description="send the package back for rework")
-        note: str | None = Field(None, description="what to change, or why approved")
-
-    class EscalationArgs(BaseModel):
-        plan: str = Field(description="plan id")
-        decision: Literal["proceed", "descope", "postpone", "halt"]
-        channel: str | None = Field(None, description="channel to drop (descope)")
-        launch_date: str | None = Field(None, description="new date YYYY-MM-DD (postpone)")
-        note: str | None = None
-
-    class StatusArgs(BaseModel):
-        plan: str = Field(description="plan id")
-
-    def launch(**kw: Any) -> LaunchResult:
-        return orch.launch(kw.pop("program"), kw.pop("launch_date"), kw.pop("channels"), **kw)
-
-    async def alaunch(**kw: Any) -> LaunchResult:
-        return await orch.alaunch(kw.pop("program"), kw.pop("launch_date"),
-                                  kw.pop("channels"), **kw)
-
-    specs: list[tuple[str, str, type[BaseModel], Callable[..., Any], Callable[..., Any]]] = [
-        ("launch_referral_program",
-         "Plan and run the launch of a referral program (checklist, tooling QA, comms kit, "
-         "enablement, approvals, go-live). Returns the plan id, status, artifact paths and "
-         "the next actions; status awaiting_approval means approvers must decide.",
-         LaunchArgs, launch, alaunch),
-        ("approve_referral_launch",
-         "Record one approver's decision on a launch awaiting approval and resume it.",
-         ApproveArgs, lambda **kw: orch.approve(kw.pop("plan"), kw.pop("approver"), **kw),
-         lambda **kw: orch.aapprove(kw.pop("plan"), kw.pop("approver"), **kw)),
-        ("decide_referral_escalation",
-         "The exec sponsor's decision on a launch awaiting a decision: proceed, descope a "
-         "channel, postpone to a new date, or halt for good. Only on a person's instruction.",
-         EscalationArgs, lambda **kw: orch.escalation(kw.pop("plan"), kw.pop("decision"), **kw),
-         lambda **kw: orch.aescalation(kw.pop("plan"), kw.pop("decision"), **kw)),
-        ("referral_launch_status",
-         "One launch plan's status, artifacts and next actions (evaluates approval deadlines).",
-         StatusArgs, lambda **kw: orch.status(kw["plan"]),
-         lambda **kw: orch.astatus(kw["plan"])),
-    ]
-    return [StructuredTool.from_function(func=guard(fn), coroutine=aguard(afn), name=name,
-                                         description=desc, args_schema=schema,
+    return [StructuredTool.from_function(func=sync(op), coroutine=async_(op), name=op.tool,
+                                         description=op.doc(),
+                                         args_schema=arguments_model(op, TOOLS),
                                          handle_tool_error=True)
-            for name, desc, schema, fn, afn in specs]
+            for op in exposed(TOOLS)]
 
 
 def as_tool(orchestrator: Orchestrator | None = None, *,

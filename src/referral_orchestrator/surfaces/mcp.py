@@ -1,10 +1,11 @@
 """``referral-orchestrator mcp``: the launch tools and the plans over MCP (stdio).
 
-Tools: ``launch_program``, ``approve``, ``escalation_decision``, ``status``,
-``list_plans``; each returns the ``--format json`` document (structured content) and a
-bad input comes back as a tool error naming the fix. Every plan in the plans folder is a
-resource, ``plan://<plan-id>`` (the plan JSON, the audit trail). Transitions are sent as
-progress notifications while a run moves. Needs the ``mcp`` extra (mcp 2.x).
+Tools, rendered from the table of operations (:mod:`.operations`): ``launch_program``,
+``approve``, ``escalation_decision``, ``status``, ``list_plans``; each returns the
+``--format json`` document (structured content) and a bad input comes back as a tool error
+naming the fix. Every plan in the plans folder is a resource, ``plan://<plan-id>`` (the
+plan JSON, the audit trail). Transitions are sent as progress notifications while a run
+moves. Needs the ``mcp`` extra (mcp 2.x).
 
 Claude Desktop / Claude Code configuration is in ``docs/surfaces.md``.
 """
@@ -12,22 +13,25 @@ Claude Desktop / Claude Code configuration is in ``docs/surfaces.md``.
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import Resource
+from pydantic import Field
 
 from referral_orchestrator import __version__
 from referral_orchestrator.errors import ReferralError
 from referral_orchestrator.orchestrator import LaunchResult, Orchestrator
 from referral_orchestrator.plan.store import DEFAULT_PLANS_DIR
 
-from .hosts import stream
+from .hosts import Method, stream
+from .operations import MCP, Operation, arguments_model, exposed
 from .progress import Progress
 
 PLAN_URI = "plan://{plan_id}"
@@ -68,8 +72,8 @@ def build_server(plans_dir: str | Path = DEFAULT_PLANS_DIR, *, model: Any = "off
     orch = Orchestrator(plans_dir, model=model, clock=clock)
     server = LaunchServer(orch)
 
-    async def run(ctx: Context, method: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        transitions = stream(orch, method, *args, **kwargs)
+    async def run(ctx: Context, method: Method, kwargs: dict[str, Any]) -> dict[str, Any]:
+        transitions = stream(orch, method, **kwargs)
         try:
             async for rec in transitions:
                 await ctx.report_progress(len(transitions.records),
@@ -83,64 +87,9 @@ def build_server(plans_dir: str | Path = DEFAULT_PLANS_DIR, *, model: Any = "off
         await ctx.notify_resources_changed()
         return result.to_dict()
 
-    @server.tool(title="Launch a referral program")
-    async def launch_program(program: str, launch_date: str, channels: str,
-                             ctx: Context, segments: str | None = None,
-                             approvers: str | None = None, as_of: str | None = None,
-                             pattern: Literal["diamond", "pipeline"] = "diamond",
-                             country: str | None = None, subdivision: str | None = None,
-                             timezone: str | None = None, currency: str | None = None,
-                             ) -> dict[str, Any]:
-        """Plan and run a referral program launch: checklist, tooling & QA, comms kit,
-        enablement, approvals and go-live, with an audit-ready plan JSON.
-
-        channels, segments and approvers are comma lists (e.g. "email,in-app",
-        "legal,finance"); dates are YYYY-MM-DD. country (ISO 3166-1 alpha-2, default US)
-        and subdivision pick the holiday calendar, timezone (IANA) the wall clock of
-        sessions and go-live, currency (ISO 4217, default: the country's) the rewards.
-        Returns the plan id, status, artifact paths and next_actions. Status
-        awaiting_approval means each approver must decide.
-        """
-        return await run(ctx, "launch", program, launch_date, channels, segments=segments,
-                         approvers=approvers, as_of=as_of, pattern=pattern, country=country,
-                         subdivision=subdivision, timezone=timezone, currency=currency)
-
-    @server.tool(title="Record an approval decision")
-    async def approve(plan: str, approver: str, ctx: Context, reject: bool = False,
-                      note: str | None = None, by: str | None = None) -> dict[str, Any]:
-        """Record one approver's decision on a plan awaiting approval and resume the run.
-
-        reject=true sends the package back for rework with note as the feedback.
-        """
-        return await run(ctx, "approve", plan, approver, reject=reject, note=note, by=by)
-
-    @server.tool(title="Exec sponsor's escalation decision")
-    async def escalation_decision(plan: str,
-                                  decision: Literal["proceed", "descope", "postpone", "halt"],
-                                  ctx: Context, channel: str | None = None,
-                                  launch_date: str | None = None, note: str | None = None,
-                                  by: str | None = None) -> dict[str, Any]:
-        """The exec sponsor's decision on a plan awaiting a decision (top of the ladder).
-
-        descope needs channel; postpone needs launch_date; halt stops the launch for good.
-        Only call this on a person's explicit instruction.
-        """
-        return await run(ctx, "escalation", plan, decision, channel=channel,
-                         launch_date=launch_date, note=note, by=by)
-
-    @server.tool(title="Launch status")
-    async def status(plan: str, ctx: Context, as_of: str | None = None) -> dict[str, Any]:
-        """One plan's status, artifacts and next actions; evaluates approval deadlines
-        (as_of YYYY-MM-DD, default today), which may escalate a slipped approval.
-
-        model and usage_by_agent say which model each agent ran on and what it cost;
-        pending is the open question (action_requests / review_configs) if any."""
-        return await run(ctx, "status", plan, today=as_of)
-
-    @server.tool(title="List launch plans")
-    async def list_plans() -> dict[str, Any]:
-        """Every plan in the plans folder: id, status, program, launch date, readiness."""
-        return {"plans": orch.list_plans()}
+    for op in exposed(MCP):
+        server.add_tool(_tool(op, orch, run), name=op.mcp, title=op.title,
+                        description=op.doc())
 
     @server.resource(PLAN_URI, name="plan", title="Launch plan JSON",
                      mime_type="application/json")
@@ -152,6 +101,36 @@ def build_server(plans_dir: str | Path = DEFAULT_PLANS_DIR, *, model: Any = "off
         return json.dumps(doc, indent=2, ensure_ascii=False)
 
     return server
+
+
+def _tool(op: Operation, orch: Orchestrator,
+          run: Callable[[Context, Method, dict[str, Any]], Awaitable[dict[str, Any]]],
+          ) -> Callable[..., Awaitable[dict[str, Any]]]:
+    """The MCP tool function of one operation; its signature is the table's arguments.
+
+    The MCP SDK reads a tool's input schema from its signature, so the function gets one
+    built from :func:`~.operations.arguments_model` (field types, defaults, descriptions).
+    """
+    model = arguments_model(op, MCP)
+
+    async def tool(ctx: Context, **kwargs: Any) -> dict[str, Any]:
+        if op.name == "list_plans":
+            return {"plans": orch.list_plans()}
+        method: Method = op.method  # type: ignore[assignment]  # the table's streamed methods
+        return await run(ctx, method, op.call_kwargs(kwargs))
+
+    params = [inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                annotation=Context)]
+    for name, field in model.model_fields.items():
+        params.append(inspect.Parameter(
+            name, inspect.Parameter.KEYWORD_ONLY,
+            annotation=Annotated[field.annotation, Field(description=field.description)],
+            default=inspect.Parameter.empty if field.is_required() else field.default))
+    tool.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        params, return_annotation=dict[str, Any])
+    tool.__name__ = op.mcp or op.name
+    tool.__doc__ = op.doc()
+    return tool
 
 
 def serve(plans_dir: str | Path = DEFAULT_PLANS_DIR, *, model: Any = "offline") -> None:
