@@ -63,6 +63,15 @@ def put(self, *args, **kwargs):
         raise sqlite3.OperationalError("database or disk is full")
     return real_put(self, *args, **kwargs)
 SqliteSaver.put = put
+# A background checkpoint write still in flight when the failure reaches the main thread
+# (it used to run on a connection the main thread had already closed: SIGSEGV).
+import time
+real_put_writes = SqliteSaver.put_writes
+def put_writes(self, *args, **kwargs):
+    if failed.is_set():
+        time.sleep(0.3)
+    return real_put_writes(self, *args, **kwargs)
+SqliteSaver.put_writes = put_writes
 
 from referral_orchestrator import orchestrator
 from referral_orchestrator.testing import ScriptedRunner

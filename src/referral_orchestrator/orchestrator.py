@@ -471,10 +471,14 @@ class Orchestrator:
             run = any(not t.interrupts for t in snap.tasks)
         if run:
             meta["status"] = "running"
-            transitions, announced = self._stream(
-                graph.stream(graph_input, config, context=ctx,
-                             stream_mode=["updates", "values"], durability="sync"),
-                home, path, meta, values, transitions, announced)
+            # Closed before the checkpointer is: a failure here (a full disk) must wait
+            # for the step's background checkpoint writes instead of closing the database
+            # under them.
+            with contextlib.closing(graph.stream(
+                    graph_input, config, context=ctx, stream_mode=["updates", "values"],
+                    durability="sync")) as chunks:
+                transitions, announced = self._stream(chunks, home, path, meta, values,
+                                                      transitions, announced)
         snap = graph.get_state(config)
         values = {k: v for k, v in dict(snap.values).items() if not k.startswith("__")}
         return _Stopped(values=values,
