@@ -345,3 +345,34 @@ def test_a_fanned_out_item_sends_its_shared_context_first_behind_a_cache_breakpo
     assert "cache_control" not in item and "comms.link partner-kit: no CTA link" in item["text"]
     own = json.loads(item["text"].split("<inputs>\n")[1].split("\n</inputs>")[0])
     assert own == {"channel": "partner-kit", "link": "", "segment": "partners"}
+
+
+def test_each_command_closes_the_client_its_runner_built_and_leaves_a_given_one_open(
+        tmp_path: Path) -> None:
+    """A runner made from a model id is the command's: its HTTP client is closed at the end.
+
+    A long-lived host (MCP server, notebook) runs many commands; each used to leave an open
+    client (its connection pool) behind. A client the caller passed in stays the caller's.
+    """
+    api = MockAnthropic()
+    built: list[Any] = []
+
+    def factory() -> Any:
+        built.append(api.client())
+        return built[-1]
+
+    orch = Orchestrator(tmp_path / "plans", model="claude-sonnet-5-5",
+                        runner_options={"client_factory": factory, "environ": {}})
+    first = orch.launch("Customer Advocates", "2026-12-10", "email", as_of=AS_OF,
+                        approvers="legal", out_dir=tmp_path / "out")
+    assert first.status == "awaiting_approval" and len(built) == 1
+    assert built[0].is_closed()
+    orch.approve(first.plan_id, "legal")
+    assert len(built) == 2 and built[1].is_closed()
+
+    given = api.client()
+    mine = AnthropicRunner(client=given, environ={})
+    Orchestrator(tmp_path / "plans2", model=mine).launch(
+        "Customer Advocates", "2026-12-10", "email", as_of=AS_OF, out_dir=tmp_path / "out2")
+    assert not given.is_closed()
+    given.close()

@@ -180,6 +180,12 @@ class Orchestrator:
         team = roster if isinstance(roster, Roster) else load_roster(roster)
         # resolved for this plan alone: a runner's budget is one plan's, never shared
         runner = resolve_runner(self.model, **self.runner_options)
+        with self._owned(runner):
+            return self._launch(req, team, given, runner, out_dir, landing_url)
+
+    def _launch(self, req: LaunchRequest, team: Roster, given: dict[str, Any],
+                runner: AgentRunner, out_dir: str | Path | None,
+                landing_url: str | None) -> LaunchResult:
         preflight = getattr(runner, "preflight", None)
         if callable(preflight):
             preflight()  # a missing or rejected key stops here, before anything is written
@@ -423,10 +429,27 @@ class Orchestrator:
              fresh: bool = False, runner: AgentRunner | None = None) -> LaunchResult:
         """One command's turn on a plan: drive the graph until it stops, then finish."""
         meta = self._meta(doc)
-        runner = runner if runner is not None else self._runner_for(doc)
+        if runner is None:
+            runner = self._runner_for(doc)
+            with self._owned(runner):
+                return self._run(home, path, doc, graph_input, fresh=fresh, runner=runner)
         with self._graph(home, doc["plan_id"]) as graph:
             stopped = self._drive(graph, home, path, doc, meta, graph_input, runner, fresh=fresh)
         return self._finish(home, path, meta, stopped)
+
+    @contextlib.contextmanager
+    def _owned(self, runner: AgentRunner) -> Iterator[None]:
+        """Close a runner this command built (its SDK client) when the command ends.
+
+        A runner built from a model id belongs to the command; a runner or chat model the
+        caller passed in is the caller's to close.
+        """
+        try:
+            yield
+        finally:
+            close = getattr(runner, "close", None)
+            if isinstance(self.model, str) and callable(close):
+                close()
 
     def _runner_for(self, doc: dict[str, Any]) -> AgentRunner:
         """A runner for this plan alone, its budget charged with what the plan has spent."""

@@ -218,6 +218,13 @@ class AnthropicRunner:
                 self._client = base.with_options(max_retries=0, timeout=self.timeout)
             return self._client
 
+    def close(self) -> None:
+        """Close the SDK client this runner built (an injected ``client`` is the caller's)."""
+        with self._lock:
+            if self._client is not None and self._given_client is None:
+                self._client.close()
+            self._client = None
+
     def preflight(self) -> None:
         """Fail before any work if the key is missing or rejected, or a model id unknown."""
         if self._checked:
