@@ -12,7 +12,6 @@ from typing import Any
 import anthropic
 import pytest
 
-from conftest import AS_OF
 from mock_anthropic import (
     MockAnthropic,
     Reply,
@@ -39,6 +38,7 @@ from referral_orchestrator.runners import AgentCall, resolve_runner
 from referral_orchestrator.runners.anthropic import DEFAULT_TIERS, AnthropicRunner
 from referral_orchestrator.runners.prompting import output_schema, tool_asked_for, tool_name
 from referral_orchestrator.runners.retry import RetryPolicy
+from support import AS_OF
 
 REQUEST: dict[str, Any] = {"program": "Customer Advocates", "launch_date": "2026-12-10",
                            "as_of": AS_OF, "channels": ["email"], "audience": ["power users"],

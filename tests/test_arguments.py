@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SEED
 from referral_orchestrator import orchestrator as _orchestrator
 from referral_orchestrator.surfaces.cli import main
 from referral_orchestrator.testing import ScriptedRunner, break_links
+from support import SEED
 
 
 def _launch(capsys: pytest.CaptureFixture[str], *extra: str) -> dict:

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import SEED
 from referral_orchestrator import orchestrator as _orchestrator
 from referral_orchestrator.surfaces.cli import main
 from referral_orchestrator.testing import ScriptedRunner, break_links
+from support import SEED
 
 
 def _script(monkeypatch: pytest.MonkeyPatch, runner: ScriptedRunner) -> None:

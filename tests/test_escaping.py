@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import SEED
 from hostile import scan, scan_markdown, scan_terminal
 from referral_orchestrator import orchestrator as _orchestrator
 from referral_orchestrator.surfaces.cli import main
 from referral_orchestrator.testing import ScriptedRunner, reply_with
+from support import SEED
 
 
 def _files(data: dict) -> tuple[Path, Path]:

@@ -18,11 +18,11 @@ from langgraph.errors import is_invalid_resume
 from langgraph.types import Command
 from pydantic import TypeAdapter, ValidationError
 
-from conftest import AS_OF, FakeClock
 from referral_orchestrator import build_graph
 from referral_orchestrator.engine.state import RunContext
 from referral_orchestrator.surfaces.hosts import launch_input, server_graph
 from referral_orchestrator.testing import ScriptedRunner, break_links, fail
+from support import AS_OF, FakeClock
 
 hitl = pytest.importorskip("langchain.agents.middleware.human_in_the_loop")
 legacy = pytest.importorskip("langgraph.prebuilt.interrupt")

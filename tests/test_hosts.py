@@ -13,7 +13,6 @@ from langgraph.graph import END, START, MessagesState, StateGraph
 from langgraph.prebuilt import ToolNode
 from langgraph.types import Command
 
-from conftest import AS_OF
 from referral_orchestrator import InvalidRequest, Orchestrator, build_graph
 from referral_orchestrator.engine.state import LaunchState
 from referral_orchestrator.plan.chain import verify
@@ -24,6 +23,7 @@ from referral_orchestrator.surfaces.hosts import (
     server_graph,
     stream,
 )
+from support import AS_OF
 
 ARGS = ("Customer Advocates", "2026-12-10", "email,in-app")
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SEED
 from referral_orchestrator import Orchestrator, build_graph
 from referral_orchestrator.artifacts.manifest import MANIFEST
 from referral_orchestrator.plan.chain import verify
 from referral_orchestrator.surfaces.cli import main
+from support import SEED
 
 
 def _plan(workdir: Path) -> dict:

@@ -18,11 +18,11 @@ from pathlib import Path
 import pytest
 from filelock import FileLock
 
-from conftest import SEED
 from referral_orchestrator import Orchestrator
 from referral_orchestrator.errors import PlanBusy, UsageError
 from referral_orchestrator.plan.chain import verify
 from referral_orchestrator.surfaces.cli import main
+from support import SEED
 
 APPROVERS = ["legal", "finance", "brand", "privacy", "security", "sales", "support", "cfo"]
 

@@ -20,7 +20,6 @@ from typing import Any
 
 import pytest
 
-from conftest import SEED, FakeClock
 from referral_orchestrator import Orchestrator
 from referral_orchestrator import orchestrator as _orchestrator
 from referral_orchestrator.errors import CheckpointMismatch
@@ -28,6 +27,7 @@ from referral_orchestrator.plan.chain import verify
 from referral_orchestrator.plan.record import values_from_plan
 from referral_orchestrator.surfaces.cli import main
 from referral_orchestrator.testing import ScriptedRunner, break_links
+from support import SEED, FakeClock
 
 MANIFEST = ".referral-orchestrator.json"
 

@@ -23,7 +23,6 @@ from genai_prices import calc_price
 from langchain_anthropic import ChatAnthropic
 from langchain_openai import ChatOpenAI
 
-from conftest import AS_OF
 from referral_orchestrator import Orchestrator
 from referral_orchestrator.errors import (
     AgentError,
@@ -51,6 +50,7 @@ from standins import (
     served_totals,
     server_error,
 )
+from support import AS_OF
 from test_chat_model_runner import kit_call
 
 CLIENTS = ["anthropic-sdk", "chat-anthropic", "chat-openai"]

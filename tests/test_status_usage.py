@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import AS_OF
 from referral_orchestrator import Orchestrator
 from referral_orchestrator.runners.base import Usage
 from referral_orchestrator.surfaces.cli import main
 from referral_orchestrator.testing import ScriptedRunner, reply
+from support import AS_OF
 
 SEED = dict(program="Customer Advocates", launch_date="2026-12-10", channels="email,in-app",
             as_of=AS_OF)
