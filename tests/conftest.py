@@ -9,16 +9,14 @@ import ipaddress
 import os
 import socket
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from referral_orchestrator import LaunchResult, Orchestrator
-from referral_orchestrator.testing import ScriptedRunner
+from referral_orchestrator import Orchestrator
 from referral_orchestrator.testing import stuck_at_sponsor as sponsor_runner
-from support import REAL_CONNECT, SEED_REQUEST, FakeClock
+from support import REAL_CONNECT, SEED_REQUEST, FakeClock, Stuck
 
 
 def _guarded_connect(self: socket.socket, address: object) -> object:
@@ -61,15 +59,6 @@ def orch(workdir: Path, clock: FakeClock) -> Iterator[Orchestrator]:
 def seed() -> dict[str, Any]:
     """The seed request as ``Orchestrator.launch`` keyword arguments (a fresh copy)."""
     return dict(SEED_REQUEST)
-
-
-@dataclass
-class Stuck:
-    """A seed launch waiting for the exec sponsor: answer it with ``orch.escalation``."""
-
-    orch: Orchestrator
-    waiting: LaunchResult
-    runner: ScriptedRunner
 
 
 @pytest.fixture

@@ -8,8 +8,12 @@ from __future__ import annotations
 import datetime as dt
 import socket
 import threading
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
+
+from referral_orchestrator import LaunchResult, Orchestrator
+from referral_orchestrator.testing import ScriptedRunner
 
 AS_OF = "2026-11-25"
 
@@ -40,3 +44,13 @@ class FakeClock:
         with self._lock:
             self.now += dt.timedelta(seconds=1)
             return self.now
+
+
+@dataclass
+class Stuck:
+    """What the ``stuck_at_sponsor`` fixture gives: the seed launch waiting for the exec
+    sponsor (answer it with ``orch.escalation(waiting.plan_id, ...)``) and its runner."""
+
+    orch: Orchestrator
+    waiting: LaunchResult
+    runner: ScriptedRunner
