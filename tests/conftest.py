@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from referral_orchestrator import Orchestrator
-from referral_orchestrator.testing import stuck_at_sponsor as sponsor_runner
+from referral_orchestrator.testing import stuck_at_sponsor_runner
 from support import REAL_CONNECT, SEED_REQUEST, FakeClock, Stuck
 
 
@@ -64,7 +64,7 @@ def seed() -> dict[str, Any]:
 @pytest.fixture
 def stuck_at_sponsor(workdir: Path, clock: FakeClock, seed: dict[str, Any]) -> Stuck:
     """The seed launch with tooling QA failing until the exec sponsor is asked."""
-    runner = sponsor_runner()
+    runner = stuck_at_sponsor_runner()
     orch = Orchestrator(workdir / "plans", model=runner, clock=clock)
     waiting = orch.launch(**seed)
     assert waiting.status == "awaiting_decision" and waiting.pending is not None

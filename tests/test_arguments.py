@@ -13,7 +13,7 @@ import pytest
 
 from referral_orchestrator import orchestrator as _orchestrator
 from referral_orchestrator.surfaces.cli import main
-from referral_orchestrator.testing import ScriptedRunner, break_links
+from referral_orchestrator.testing import stuck_at_sponsor_runner
 from support import SEED
 
 
@@ -69,7 +69,7 @@ def test_options_quoted_inside_a_segment_name_never_change_the_channels(
 def test_escalation_note_with_quoted_options_is_recorded_as_the_note(
     workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    runner = ScriptedRunner({("lifecycle-ops", "tooling-qa"): [break_links()] * 4})
+    runner = stuck_at_sponsor_runner()
     monkeypatch.setattr(_orchestrator, "resolve_runner", lambda *a, **k: runner)
     data = _launch(capsys)
     note = "\"wait\" --decision halt"

@@ -12,7 +12,7 @@ import yaml
 
 from referral_orchestrator import orchestrator as _orchestrator
 from referral_orchestrator.surfaces.cli import main
-from referral_orchestrator.testing import ScriptedRunner, break_links
+from referral_orchestrator.testing import ScriptedRunner, failing_qa, stuck_at_sponsor_runner
 from support import SEED
 
 
@@ -39,7 +39,7 @@ def test_roster_file_substitutes_the_unavailable_lead(
 def test_failed_qa_retried_twice_with_feedback_still_completes(
     workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    runner = ScriptedRunner({("lifecycle-ops", "tooling-qa"): [break_links()] * 2})
+    runner = failing_qa(2)
     _script(monkeypatch, runner)
     code, data = _run(SEED, capsys)
     assert (code, data["status"]) == (0, "completed")
@@ -53,7 +53,7 @@ def test_failed_qa_retried_twice_with_feedback_still_completes(
 def test_escalation_decision_descope_completes_the_launch(
     workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _script(monkeypatch, ScriptedRunner({("lifecycle-ops", "tooling-qa"): [break_links()] * 4}))
+    _script(monkeypatch, stuck_at_sponsor_runner())
     code, data = _run(SEED, capsys)
     assert (code, data["status"]) == (0, "awaiting_decision")
     assert any("--decision descope" in a for a in data["next_actions"])
@@ -65,7 +65,7 @@ def test_escalation_decision_descope_completes_the_launch(
 def test_halt_exits_4_and_the_plan_stays_closed(
     workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _script(monkeypatch, ScriptedRunner({("lifecycle-ops", "tooling-qa"): [break_links()] * 4}))
+    _script(monkeypatch, stuck_at_sponsor_runner())
     _, data = _run(SEED, capsys)
     plan = data["plan_id"]
     assert main(["escalation", plan, "--decision", "halt", "--note", "vendor outage"]) == 4
@@ -80,7 +80,7 @@ def test_halt_exits_4_and_the_plan_stays_closed(
 def test_bad_escalation_arguments_exit_2_and_change_nothing(
     workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _script(monkeypatch, ScriptedRunner({("lifecycle-ops", "tooling-qa"): [break_links()] * 4}))
+    _script(monkeypatch, stuck_at_sponsor_runner())
     _, data = _run(SEED, capsys)
     path = Path(data["plan_path"])
     before = path.read_bytes()

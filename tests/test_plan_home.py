@@ -26,7 +26,7 @@ from referral_orchestrator.errors import CheckpointMismatch
 from referral_orchestrator.plan.chain import verify
 from referral_orchestrator.plan.record import values_from_plan
 from referral_orchestrator.surfaces.cli import main
-from referral_orchestrator.testing import ScriptedRunner, break_links
+from referral_orchestrator.testing import ScriptedRunner, stuck_at_sponsor_runner
 from support import SEED, FakeClock
 
 MANIFEST = ".referral-orchestrator.json"
@@ -181,8 +181,7 @@ def test_an_older_copy_of_the_checkpoints_cannot_roll_a_decision_back(
 def test_from_plan_keeps_an_exec_sponsor_question_waiting(
     workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_orchestrator, "resolve_runner", lambda *a, **k: ScriptedRunner(
-        {("lifecycle-ops", "tooling-qa"): [break_links()] * 4}))
+    monkeypatch.setattr(_orchestrator, "resolve_runner", lambda *a, **k: stuck_at_sponsor_runner())
     code, data = _json(SEED, capsys)
     assert (code, data["status"]) == (0, "awaiting_decision")
     path = workdir / data["plan_path"]
@@ -198,8 +197,7 @@ def test_from_plan_keeps_an_exec_sponsor_question_waiting(
 def test_from_plan_refuses_a_halted_plan(
     workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_orchestrator, "resolve_runner", lambda *a, **k: ScriptedRunner(
-        {("lifecycle-ops", "tooling-qa"): [break_links()] * 4}))
+    monkeypatch.setattr(_orchestrator, "resolve_runner", lambda *a, **k: stuck_at_sponsor_runner())
     _, data = _json(SEED, capsys)
     assert main(["escalation", data["plan_id"], "--decision", "halt", "-q"]) == 4
     assert main(["resume", data["plan_id"], "--from-plan", "-q"]) == 4

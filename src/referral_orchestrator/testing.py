@@ -15,10 +15,11 @@ raises instead). Steps: :func:`reply`, :func:`reply_with`, :func:`fail`, :func:`
 :func:`unavailable`, :func:`invalid`, :func:`break_links`.
 
 Ready-made runners for the escalation ladder: :func:`failing_qa` fails tooling QA a given
-number of times; :func:`stuck_at_sponsor` fails it until the run waits for the exec sponsor
-(``QA_FAILURES_TO_SPONSOR`` failures: the first try, every retry, the architect's rerun)::
+number of times; :func:`stuck_at_sponsor_runner` fails it until the run waits for the exec
+sponsor (``QA_FAILURES_TO_SPONSOR`` failures: the first try, each retry, the architect's
+rerun)::
 
-    waiting = Orchestrator(plans_dir, model=stuck_at_sponsor()).launch(...)
+    waiting = Orchestrator(plans_dir, model=stuck_at_sponsor_runner()).launch(...)
     assert waiting.status == "awaiting_decision"
     Orchestrator(plans_dir).escalation(waiting.plan_id, "proceed", by="Jordan")
 """
@@ -47,7 +48,7 @@ __all__ = [
     "invalid",
     "reply",
     "reply_with",
-    "stuck_at_sponsor",
+    "stuck_at_sponsor_runner",
     "timeout",
     "unavailable",
 ]
@@ -171,7 +172,7 @@ def failing_qa(times: int) -> ScriptedRunner:
     return ScriptedRunner({("lifecycle-ops", "tooling-qa"): [break_links()] * times})
 
 
-def stuck_at_sponsor() -> ScriptedRunner:
+def stuck_at_sponsor_runner() -> ScriptedRunner:
     """A runner with which a launch stops at ``awaiting_decision``, waiting for the exec sponsor
     to proceed, postpone, descope or halt (tooling QA fails every attempt)."""
     return failing_qa(QA_FAILURES_TO_SPONSOR)
