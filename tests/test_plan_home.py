@@ -27,7 +27,7 @@ from referral_orchestrator.plan.chain import verify
 from referral_orchestrator.plan.record import values_from_plan
 from referral_orchestrator.surfaces.cli import main
 from referral_orchestrator.testing import ScriptedRunner, stuck_at_sponsor_runner
-from support import SEED, FakeClock
+from support import SEED, SEED_REQUEST, FakeClock
 
 MANIFEST = ".referral-orchestrator.json"
 
@@ -216,16 +216,14 @@ def _die_at_agent_call(n: int, plans: str, out: str) -> None:  # runs in a forke
             return super().run(call)
 
     Orchestrator(plans, model=Dying()).launch(
-        "Customer Advocates", "2026-12-10", "email,in-app", as_of="2026-11-25", out_dir=out)
+        **SEED_REQUEST, out_dir=out)
 
 
 @pytest.mark.parametrize("n", [2, 5, 8])
 def test_from_plan_finishes_a_run_killed_midway_whose_checkpoints_were_lost(
     n: int, tmp_path: Path
 ) -> None:
-    clean = Orchestrator(tmp_path / "clean").launch(
-        "Customer Advocates", "2026-12-10", "email,in-app", as_of="2026-11-25",
-        out_dir=tmp_path / "clean-out")
+    clean = Orchestrator(tmp_path / "clean").launch(**SEED_REQUEST, out_dir=tmp_path / "clean-out")
     plans, out = tmp_path / "plans", tmp_path / "out"
     child = multiprocessing.get_context("fork").Process(
         target=_die_at_agent_call, args=(n, str(plans), str(out)))

@@ -50,7 +50,7 @@ from standins import (
     served_totals,
     server_error,
 )
-from support import AS_OF
+from support import AS_OF, SEED_REQUEST
 from test_chat_model_runner import kit_call
 
 CLIENTS = ["anthropic-sdk", "chat-anthropic", "chat-openai"]
@@ -204,7 +204,7 @@ def test_a_step_that_gives_up_after_billed_failures_carries_their_usage(
 
 def launch(runner: Any, tmp_path: Path, **options: Any) -> Any:
     return Orchestrator(tmp_path / "plans", model=runner, **options).launch(
-        "Customer Advocates", "2026-12-10", "email,in-app", as_of=AS_OF,
+        **SEED_REQUEST,
         out_dir=tmp_path / "out")
 
 
