@@ -15,8 +15,10 @@ from typing import Any
 import pytest
 
 from referral_orchestrator import Orchestrator
+from referral_orchestrator import orchestrator as _orchestrator
+from referral_orchestrator.runners.base import AgentRunner
 from referral_orchestrator.testing import stuck_at_sponsor_runner
-from support import REAL_CONNECT, SEED_REQUEST, FakeClock, Stuck
+from support import REAL_CONNECT, SEED_REQUEST, FakeClock, Stuck, UseRunner
 
 
 def _guarded_connect(self: socket.socket, address: object) -> object:
@@ -70,3 +72,14 @@ def stuck_at_sponsor(workdir: Path, clock: FakeClock, seed: dict[str, Any]) -> S
     assert waiting.status == "awaiting_decision" and waiting.pending is not None
     assert waiting.pending["type"] == "escalation"
     return Stuck(orch, waiting, runner)
+
+
+@pytest.fixture
+def cli_runner(monkeypatch: pytest.MonkeyPatch) -> UseRunner:
+    """``cli_runner(runner)``: every CLI command in this test runs its agents on ``runner``."""
+
+    def use(runner: AgentRunner) -> AgentRunner:
+        monkeypatch.setattr(_orchestrator, "resolve_runner", lambda *a, **k: runner)
+        return runner
+
+    return use

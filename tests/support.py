@@ -8,11 +8,13 @@ from __future__ import annotations
 import datetime as dt
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
 from referral_orchestrator import LaunchResult, Orchestrator
+from referral_orchestrator.runners.base import AgentRunner
 from referral_orchestrator.testing import ScriptedRunner
 
 AS_OF = "2026-11-25"
@@ -28,6 +30,9 @@ SEED_REQUEST: MappingProxyType[str, Any] = MappingProxyType({
 SEED = ["launch-program", "--program", SEED_REQUEST["program"],
         "--launch-date", SEED_REQUEST["launch_date"], "--channels", SEED_REQUEST["channels"],
         "--as-of", AS_OF]
+
+#: The type of the ``cli_runner`` fixture: ``cli_runner(runner)`` makes the CLI use ``runner``.
+UseRunner = Callable[[AgentRunner], AgentRunner]
 
 #: ``socket.socket.connect`` before the tests' network guard replaces it.
 REAL_CONNECT = socket.socket.connect

@@ -50,7 +50,7 @@ from standins import (
     served_totals,
     server_error,
 )
-from support import AS_OF, SEED_REQUEST
+from support import SEED, SEED_REQUEST
 from test_chat_model_runner import kit_call
 
 CLIENTS = ["anthropic-sdk", "chat-anthropic", "chat-openai"]
@@ -287,9 +287,7 @@ def test_the_cli_on_a_claude_id_records_every_billed_request_in_the_plan(
     with MessagesStandIn(default=invalid()) as api:
         monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
         monkeypatch.setenv("ANTHROPIC_BASE_URL", api.url)
-        code = main(["launch-program", "--program", "Customer Advocates", "--launch-date",
-                     "2026-12-10", "--channels", "email,in-app", "--as-of", AS_OF,
-                     "--model", "claude-sonnet-5-5", "--plans-dir", str(tmp_path / "plans"),
+        code = main([*SEED, "--model", "claude-sonnet-5-5", "--plans-dir", str(tmp_path / "plans"),
                      "--out", str(tmp_path / "out"), "--format", "json"])
         data = json.loads(capsys.readouterr().out)
     assert code == 0 and data["status"] == "awaiting_decision"
