@@ -1,24 +1,24 @@
-"""Shared fixtures: no network beyond loopback, a deterministic clock, a temp workspace."""
+"""Shared fixtures: no network beyond loopback, a deterministic clock, a temp workspace, the
+seed request and a run stuck at the exec sponsor. Constants and classes tests import live in
+``support.py``; nothing imports this module.
+"""
 
 from __future__ import annotations
 
-import datetime as dt
 import ipaddress
 import os
 import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from referral_orchestrator import Orchestrator
-
-AS_OF = "2026-11-25"
-SEED = ["launch-program", "--program", "Customer Advocates", "--launch-date", "2026-12-10",
-        "--channels", "email,in-app", "--as-of", AS_OF]
-
-_real_connect = socket.socket.connect
+from referral_orchestrator import orchestrator as _orchestrator
+from referral_orchestrator.runners.base import AgentRunner
+from referral_orchestrator.testing import stuck_at_sponsor_runner
+from support import REAL_CONNECT, SEED_REQUEST, FakeClock, Stuck, UseRunner
 
 
 def _guarded_connect(self: socket.socket, address: object) -> object:
@@ -30,7 +30,7 @@ def _guarded_connect(self: socket.socket, address: object) -> object:
             ok = host == "localhost"
         if not ok:
             raise OSError(f"network is off in tests: refused connection to {host}")
-    return _real_connect(self, address)  # type: ignore[arg-type]
+    return REAL_CONNECT(self, address)  # type: ignore[arg-type]
 
 
 @pytest.fixture(autouse=True)
@@ -38,19 +38,6 @@ def _network_off(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
     if not os.environ.get("REFERRAL_LIVE"):
         monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
-
-
-class FakeClock:
-    """A clock that ticks one second per reading (thread-safe), starting at 09:00 on AS_OF."""
-
-    def __init__(self, start: str = f"{AS_OF}T09:00:00+00:00") -> None:
-        self.now = dt.datetime.fromisoformat(start)
-        self._lock = threading.Lock()
-
-    def __call__(self) -> dt.datetime:
-        with self._lock:
-            self.now += dt.timedelta(seconds=1)
-            return self.now
 
 
 @pytest.fixture
@@ -68,3 +55,31 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def orch(workdir: Path, clock: FakeClock) -> Iterator[Orchestrator]:
     yield Orchestrator(workdir / "plans", clock=clock)
+
+
+@pytest.fixture
+def seed() -> dict[str, Any]:
+    """The seed request as ``Orchestrator.launch`` keyword arguments (a fresh copy)."""
+    return dict(SEED_REQUEST)
+
+
+@pytest.fixture
+def stuck_at_sponsor(workdir: Path, clock: FakeClock, seed: dict[str, Any]) -> Stuck:
+    """The seed launch with tooling QA failing until the exec sponsor is asked."""
+    runner = stuck_at_sponsor_runner()
+    orch = Orchestrator(workdir / "plans", model=runner, clock=clock)
+    waiting = orch.launch(**seed)
+    assert waiting.status == "awaiting_decision" and waiting.pending is not None
+    assert waiting.pending["type"] == "escalation"
+    return Stuck(orch, waiting, runner)
+
+
+@pytest.fixture
+def cli_runner(monkeypatch: pytest.MonkeyPatch) -> UseRunner:
+    """``cli_runner(runner)``: every CLI command in this test runs its agents on ``runner``."""
+
+    def use(runner: AgentRunner) -> AgentRunner:
+        monkeypatch.setattr(_orchestrator, "resolve_runner", lambda *a, **k: runner)
+        return runner
+
+    return use

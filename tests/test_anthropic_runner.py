@@ -12,7 +12,6 @@ from typing import Any
 import anthropic
 import pytest
 
-from conftest import AS_OF
 from mock_anthropic import (
     MockAnthropic,
     Reply,
@@ -39,6 +38,7 @@ from referral_orchestrator.runners import AgentCall, resolve_runner
 from referral_orchestrator.runners.anthropic import DEFAULT_TIERS, AnthropicRunner
 from referral_orchestrator.runners.prompting import output_schema, tool_asked_for, tool_name
 from referral_orchestrator.runners.retry import RetryPolicy
+from support import AS_OF, SEED_REQUEST
 
 REQUEST: dict[str, Any] = {"program": "Customer Advocates", "launch_date": "2026-12-10",
                            "as_of": AS_OF, "channels": ["email"], "audience": ["power users"],
@@ -103,7 +103,7 @@ def test_a_full_launch_on_claude_completes_and_records_usage_per_agent(
         api: MockAnthropic, make_runner: Callable[..., AnthropicRunner], tmp_path: Path) -> None:
     runner = make_runner()
     result = Orchestrator(tmp_path / "plans", model=runner).launch(
-        "Customer Advocates", "2026-12-10", "email,in-app", as_of=AS_OF,
+        **SEED_REQUEST,
         out_dir=tmp_path / "out")
     assert result.status == "completed"
     usage = result.plan["usage"]
@@ -279,7 +279,7 @@ def test_a_budget_breach_mid_launch_escalates_instead_of_crashing(
         api: MockAnthropic, make_runner: Callable[..., AnthropicRunner], tmp_path: Path) -> None:
     runner = make_runner(max_cost_usd=0.03)
     result = Orchestrator(tmp_path / "plans", model=runner).launch(
-        "Customer Advocates", "2026-12-10", "email,in-app", as_of=AS_OF,
+        **SEED_REQUEST,
         out_dir=tmp_path / "out")
     assert result.status in ("awaiting_decision", "completed")
     assert result.plan["usage"]["total"]["cost_usd"] <= 0.03

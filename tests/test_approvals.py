@@ -7,14 +7,14 @@ from pathlib import Path
 import pytest
 
 from referral_orchestrator import InvalidDecision, Orchestrator
+from support import SEED_REQUEST
 
-SEED = dict(program="Customer Advocates", launch_date="2026-12-10", channels="email,in-app",
-            as_of="2026-11-25", approvers="legal,finance")
+WITH_APPROVERS = {**SEED_REQUEST, "approvers": "legal,finance"}
 
 
 @pytest.fixture
 def waiting(orch: Orchestrator):  # type: ignore[no-untyped-def]
-    return orch.launch(**SEED)
+    return orch.launch(**WITH_APPROVERS)
 
 
 def test_launch_with_approvers_waits_before_go_live_with_one_pending_approval_each(

@@ -11,10 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SEED
-from referral_orchestrator import orchestrator as _orchestrator
 from referral_orchestrator.surfaces.cli import main
-from referral_orchestrator.testing import ScriptedRunner, break_links
+from referral_orchestrator.testing import stuck_at_sponsor_runner
+from support import SEED, UseRunner
 
 
 def _launch(capsys: pytest.CaptureFixture[str], *extra: str) -> dict:
@@ -67,10 +66,10 @@ def test_options_quoted_inside_a_segment_name_never_change_the_channels(
 
 
 def test_escalation_note_with_quoted_options_is_recorded_as_the_note(
-    workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    workdir: Path, capsys: pytest.CaptureFixture[str], cli_runner: UseRunner
 ) -> None:
-    runner = ScriptedRunner({("lifecycle-ops", "tooling-qa"): [break_links()] * 4})
-    monkeypatch.setattr(_orchestrator, "resolve_runner", lambda *a, **k: runner)
+    runner = stuck_at_sponsor_runner()
+    cli_runner(runner)
     data = _launch(capsys)
     note = "\"wait\" --decision halt"
     assert main(["escalation", data["plan_id"], "--decision", "proceed", "--note", note,

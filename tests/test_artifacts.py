@@ -14,13 +14,13 @@ from urllib.parse import parse_qs, urlsplit
 import icalendar
 import pytest
 
-from conftest import FakeClock
 from referral_orchestrator import Orchestrator
 from referral_orchestrator.launch.channels import CHANNELS, slugify
 from referral_orchestrator.launch.qa import REQUIRED_FUNCTIONS, html_problems, limits
 from referral_orchestrator.launch.request import parse_request
 from referral_orchestrator.launch.stages import RESPONSE_SLAS
 from referral_orchestrator.runners.offline import build_tasks
+from support import FakeClock
 
 CHANNEL_IDS = "email,in-app,sms,push,social,landing-page,partner-portal"
 SEGMENTS = "power users,new customers"

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import SEED
 from referral_orchestrator import InvalidRequest, Orchestrator
 from referral_orchestrator.engine import roster as roster_module
 from referral_orchestrator.engine.roster import load_roster
 from referral_orchestrator.launch.content import AgentSpec, load_agents
 from referral_orchestrator.surfaces.cli import main
+from support import SEED
 
 # A classic "billion laughs" for YAML: nine levels of nine aliases (341 bytes).
 ALIAS_BOMB = "\n".join(

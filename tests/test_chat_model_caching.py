@@ -23,7 +23,6 @@ from langchain_core.outputs import ChatResult
 from langchain_openai import ChatOpenAI
 from pydantic import Field
 
-from conftest import AS_OF
 from referral_orchestrator import Orchestrator
 from referral_orchestrator.errors import AgentError, InvalidAgentOutput
 from referral_orchestrator.launch.stages import STAGE_OUTPUTS
@@ -37,6 +36,7 @@ from referral_orchestrator.runners.prompting import (
 )
 from referral_orchestrator.runners.retry import no_wait_policy
 from standins import ChatCompletionsStandIn, MessagesStandIn
+from support import AS_OF
 from test_chat_model_runner import (
     NO_SLEEP,
     DrafterChatModel,

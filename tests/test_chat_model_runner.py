@@ -21,7 +21,6 @@ from langchain_core.messages import AIMessage, BaseMessage, SystemMessage, ToolM
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import Field
 
-from conftest import AS_OF
 from referral_orchestrator import Orchestrator
 from referral_orchestrator.errors import AgentError, AgentTimeout, InvalidAgentOutput
 from referral_orchestrator.launch.stages import STAGE_OUTPUTS
@@ -30,6 +29,7 @@ from referral_orchestrator.runners.chat_model import ChatModelRunner, without_sd
 from referral_orchestrator.runners.offline import OfflineDrafter
 from referral_orchestrator.runners.prompting import inputs_from_prompt, stage_of_tool
 from referral_orchestrator.runners.retry import RetryPolicy
+from support import AS_OF, SEED_REQUEST
 
 NO_SLEEP = RetryPolicy(sleep=lambda _s: None, rng=lambda: 0.0)
 USAGE = {"input_tokens": 1000, "output_tokens": 100, "total_tokens": 1100,
@@ -150,7 +150,7 @@ def test_a_full_launch_runs_on_a_tool_calling_chat_model(tmp_path: Path) -> None
     model = DrafterChatModel(messages=iter([]))
     runner = ChatModelRunner(model, retry=NO_SLEEP)
     result = Orchestrator(tmp_path / "plans", model=runner).launch(
-        "Customer Advocates", "2026-12-10", "email,in-app", as_of=AS_OF,
+        **SEED_REQUEST,
         out_dir=tmp_path / "out")
     assert result.status == "completed"
     usage = result.plan["usage"]

@@ -10,14 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import SEED
-from referral_orchestrator import orchestrator as _orchestrator
 from referral_orchestrator.surfaces.cli import main
-from referral_orchestrator.testing import ScriptedRunner, break_links
-
-
-def _script(monkeypatch: pytest.MonkeyPatch, runner: ScriptedRunner) -> None:
-    monkeypatch.setattr(_orchestrator, "resolve_runner", lambda *a, **k: runner)
+from referral_orchestrator.testing import failing_qa, stuck_at_sponsor_runner
+from support import SEED, UseRunner
 
 
 def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, dict]:
@@ -37,10 +32,10 @@ def test_roster_file_substitutes_the_unavailable_lead(
 
 
 def test_failed_qa_retried_twice_with_feedback_still_completes(
-    workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    workdir: Path, capsys: pytest.CaptureFixture[str], cli_runner: UseRunner
 ) -> None:
-    runner = ScriptedRunner({("lifecycle-ops", "tooling-qa"): [break_links()] * 2})
-    _script(monkeypatch, runner)
+    runner = failing_qa(2)
+    cli_runner(runner)
     code, data = _run(SEED, capsys)
     assert (code, data["status"]) == (0, "completed")
     plan = json.loads(Path(data["plan_path"]).read_text())
@@ -51,9 +46,9 @@ def test_failed_qa_retried_twice_with_feedback_still_completes(
 
 
 def test_escalation_decision_descope_completes_the_launch(
-    workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    workdir: Path, capsys: pytest.CaptureFixture[str], cli_runner: UseRunner
 ) -> None:
-    _script(monkeypatch, ScriptedRunner({("lifecycle-ops", "tooling-qa"): [break_links()] * 4}))
+    cli_runner(stuck_at_sponsor_runner())
     code, data = _run(SEED, capsys)
     assert (code, data["status"]) == (0, "awaiting_decision")
     assert any("--decision descope" in a for a in data["next_actions"])
@@ -63,9 +58,9 @@ def test_escalation_decision_descope_completes_the_launch(
 
 
 def test_halt_exits_4_and_the_plan_stays_closed(
-    workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    workdir: Path, capsys: pytest.CaptureFixture[str], cli_runner: UseRunner
 ) -> None:
-    _script(monkeypatch, ScriptedRunner({("lifecycle-ops", "tooling-qa"): [break_links()] * 4}))
+    cli_runner(stuck_at_sponsor_runner())
     _, data = _run(SEED, capsys)
     plan = data["plan_id"]
     assert main(["escalation", plan, "--decision", "halt", "--note", "vendor outage"]) == 4
@@ -78,9 +73,9 @@ def test_halt_exits_4_and_the_plan_stays_closed(
 
 
 def test_bad_escalation_arguments_exit_2_and_change_nothing(
-    workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    workdir: Path, capsys: pytest.CaptureFixture[str], cli_runner: UseRunner
 ) -> None:
-    _script(monkeypatch, ScriptedRunner({("lifecycle-ops", "tooling-qa"): [break_links()] * 4}))
+    cli_runner(stuck_at_sponsor_runner())
     _, data = _run(SEED, capsys)
     path = Path(data["plan_path"])
     before = path.read_bytes()

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SEED
 from referral_orchestrator.engine import roster
 from referral_orchestrator.launch import content, money, pages
 from referral_orchestrator.runners import copywriting, prompting
 from referral_orchestrator.surfaces.cli import main
+from support import SEED
 
 CACHED = (content.load_schema, content.validator, content.fast_validator, content.load_agents,
           content.load_skills, content.load_prompt, copywriting.skill_data, money._amounts,

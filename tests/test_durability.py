@@ -25,9 +25,8 @@ from referral_orchestrator.artifacts.manifest import MANIFEST
 from referral_orchestrator.plan.chain import verify
 from referral_orchestrator.plan.store import PlanStore
 from referral_orchestrator.surfaces.cli import main
+from support import SEED_REQUEST
 
-SEED = dict(program="Customer Advocates", launch_date="2026-12-10", channels="email,in-app",
-            as_of="2026-11-25")
 CASES = (
     [("agent", n) for n in range(1, 9)]
     + [("replace-before", n) for n in (1, 3, 5, 7, 8)]
@@ -75,7 +74,7 @@ def _child(kind: str, n: int, plans: str, out: str,
         return result
 
     SqliteSaver.put = put  # type: ignore[method-assign]
-    Orchestrator(plans, model=Dying()).launch(**SEED, out_dir=out, roster=roster)
+    Orchestrator(plans, model=Dying()).launch(**SEED_REQUEST, out_dir=out, roster=roster)
     os._exit(0)  # reached only when n is past the end of the run
 
 
@@ -90,7 +89,7 @@ def _artifacts(folder: Path) -> dict[str, bytes]:
 @pytest.fixture(scope="module")
 def baseline(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     root = tmp_path_factory.mktemp("baseline")
-    result = Orchestrator(root / "plans").launch(**SEED, out_dir=root / "out")
+    result = Orchestrator(root / "plans").launch(**SEED_REQUEST, out_dir=root / "out")
     return {"nodes": Counter(t["node"] for t in result.plan["transitions"]),
             "artifacts": _artifacts(root / "out"), "attempts": result.plan[
                 "error_handling"]["attempts"]}
@@ -134,7 +133,8 @@ def covered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     root = tmp_path_factory.mktemp("covered")
     roster = root / "roster.yaml"
     roster.write_text("unavailable:\n  lifecycle-ops: on leave\n")
-    result = Orchestrator(root / "plans").launch(**SEED, out_dir=root / "out", roster=roster)
+    result = Orchestrator(root / "plans").launch(**SEED_REQUEST, out_dir=root / "out",
+                                                 roster=roster)
     return {"roster": str(roster), "transitions": [
         (t["node"], t["event"], t["agent"], t["stage"]) for t in result.plan["transitions"]]}
 
@@ -162,7 +162,7 @@ def test_sigkill_around_a_reassignment_then_resume_records_each_handover_once(
 
 
 def test_resume_of_a_finished_plan_changes_nothing(orch: Orchestrator) -> None:
-    done = orch.launch(**SEED)
+    done = orch.launch(**SEED_REQUEST)
     again = orch.resume(done.plan_id)
     assert again.status == "completed"
     assert again.plan["transitions"] == done.plan["transitions"]
@@ -170,12 +170,12 @@ def test_resume_of_a_finished_plan_changes_nothing(orch: Orchestrator) -> None:
 
 def test_kill_keeps_the_retry_budget_spent(tmp_path: Path) -> None:
     """A crash after two failed QA attempts does not grant a fresh budget on resume."""
-    from referral_orchestrator.testing import ScriptedRunner, break_links
+    from referral_orchestrator.testing import failing_qa
 
     plans = tmp_path / "plans"
 
     def child() -> None:
-        runner = ScriptedRunner({("lifecycle-ops", "tooling-qa"): [break_links()] * 2})
+        runner = failing_qa(2)
         real = runner.run
 
         def run(call):  # type: ignore[no-untyped-def]
@@ -184,16 +184,14 @@ def test_kill_keeps_the_retry_budget_spent(tmp_path: Path) -> None:
             return real(call)
 
         runner.run = run  # type: ignore[method-assign]
-        Orchestrator(plans, model=runner).launch(**SEED)
+        Orchestrator(plans, model=runner).launch(**SEED_REQUEST)
 
     proc = multiprocessing.get_context("fork").Process(target=child)
     proc.start()
     proc.join(60)
     assert proc.exitcode == -signal.SIGKILL
     (path,) = PlanStore(plans).list()
-    from referral_orchestrator.testing import ScriptedRunner as Again
-
-    failing = Again({("lifecycle-ops", "tooling-qa"): [break_links()]})
+    failing = failing_qa(1)
     result = Orchestrator(plans, model=failing).resume(path.stem)
     attempts = [t["attempt"] for t in result.plan["transitions"] if t["node"] == "tooling_qa"]
     assert attempts[:3] == [1, 2, 3]

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import SEED
 from hostile import scan, scan_markdown, scan_terminal
 from referral_orchestrator import orchestrator as _orchestrator
 from referral_orchestrator.surfaces.cli import main
 from referral_orchestrator.testing import ScriptedRunner, reply_with
+from support import SEED, UseRunner
 
 
 def _files(data: dict) -> tuple[Path, Path]:
@@ -85,7 +85,7 @@ def test_the_partner_kit_turns_nothing_a_user_typed_into_a_link(
 
 
 def test_drafted_text_cannot_break_out_of_its_code_fence(
-    workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    workdir: Path, capsys: pytest.CaptureFixture[str], cli_runner: UseRunner
 ) -> None:
     def fence_break(output, call):  # type: ignore[no-untyped-def]
         data = output.model_dump()
@@ -94,7 +94,7 @@ def test_drafted_text_cannot_break_out_of_its_code_fence(
         return type(output).model_validate(data)
 
     runner = ScriptedRunner({("lifecycle-ops", "communications"): [reply_with(fence_break)]})
-    monkeypatch.setattr(_orchestrator, "resolve_runner", lambda *a, **k: runner)
+    cli_runner(runner)
     data = _launch(capsys)
     out, _ = _files(data)
     assert scan(out) == []

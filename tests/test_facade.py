@@ -20,9 +20,9 @@ from referral_orchestrator.runners import AgentCall, AgentResult, Usage
 from referral_orchestrator.runners.offline import OfflineDrafter
 from referral_orchestrator.runners.pricing import Budget
 from referral_orchestrator.surfaces.cli import main
+from support import SEED_REQUEST
 
-SEED = dict(program="Customer Advocates", launch_date="2026-12-10", channels="email,in-app",
-            as_of="2026-11-25", approvers="legal,finance")
+WITH_APPROVERS = {**SEED_REQUEST, "approvers": "legal,finance"}
 # Sections that depend on neither ids, clocks nor where files went
 SAME = ("objective", "complexity", "strategy", "status", "pending", "model", "charter",
         "stages", "tasks", "compressed_tasks", "full_lead_launch", "error_handling",
@@ -46,7 +46,7 @@ def thread(clock: Any) -> Any:
     """``build_graph()`` on an in-memory checkpointer, run until the approval gate."""
     graph = build_graph(InMemorySaver())
     ctx = RunContext(clock=clock)
-    graph.invoke(launch_input(**SEED), CONFIG, context=ctx)
+    graph.invoke(launch_input(**WITH_APPROVERS), CONFIG, context=ctx)
     return graph, ctx
 
 
@@ -55,7 +55,7 @@ def test_a_thread_waiting_for_approval_exports_the_plan_the_cli_writes(
     graph, _ = thread
     plan = export_plan(graph.get_state(CONFIG))
     assert verify(plan) == plan  # schema, hash chain and digest
-    cli = Orchestrator(workdir / "plans", clock=clock).launch(**SEED).plan
+    cli = Orchestrator(workdir / "plans", clock=clock).launch(**WITH_APPROVERS).plan
     assert {k: plan[k] for k in SAME} == {k: cli[k] for k in SAME}
     assert plan["status"] == "awaiting_approval" and plan["pending"]["type"] == "approval"
     assert steps(plan) == steps(cli)
@@ -119,8 +119,8 @@ def test_each_plan_is_charged_to_its_own_runner_and_budget(
     monkeypatch.setattr(_orchestrator, "resolve_runner", resolve)
     orch = Orchestrator(workdir / "plans", model="claude-sonnet-5-5", clock=clock,
                         max_cost_usd=50.0)
-    a = orch.launch(**{**SEED, "approvers": "legal"})
-    b = orch.launch(**{**SEED, "approvers": "legal", "program": "Partner Push"})
+    a = orch.launch(**{**SEED_REQUEST, "approvers": "legal"})
+    b = orch.launch(**{**SEED_REQUEST, "approvers": "legal", "program": "Partner Push"})
     a_spent = a.plan["usage"]["total"]["cost_usd"]
     b_spent = b.plan["usage"]["total"]["cost_usd"]
     assert a_spent > 0 and b_spent > 0

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SEED
 from referral_orchestrator.plan import atomic
 from referral_orchestrator.surfaces.cli import main
+from support import SEED
 
 
 @pytest.fixture

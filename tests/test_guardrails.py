@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -10,15 +11,13 @@ import yaml
 from referral_orchestrator import Orchestrator
 from referral_orchestrator.testing import (
     ScriptedRunner,
-    break_links,
     fail,
+    failing_qa,
     invalid,
     timeout,
     unavailable,
 )
-
-SEED = dict(program="Customer Advocates", launch_date="2026-12-10", channels="email,in-app",
-            as_of="2026-11-25")
+from support import Stuck
 
 
 def _orch(workdir: Path, clock, runner) -> Orchestrator:  # type: ignore[no-untyped-def]
@@ -30,12 +29,12 @@ def _nodes(result) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 def test_unavailable_lead_is_covered_by_its_substitute_and_the_runbook_says_so(
-    workdir: Path, clock
+    workdir: Path, clock, seed: dict[str, Any]
 ) -> None:
     roster = workdir / "roster.yaml"
     roster.write_text(yaml.safe_dump({"unavailable": {"lifecycle-ops": "on leave"},
                                       "people": {"partner-manager": "Ana Diaz"}}))
-    result = Orchestrator(workdir / "plans", clock=clock).launch(**SEED, roster=roster)
+    result = Orchestrator(workdir / "plans", clock=clock).launch(**seed, roster=roster)
     assert result.status == "completed"
     subs = result.plan["substitutions"]
     assert {(s["covered"], s["substitute"]) for s in subs} == {("lifecycle-ops",
@@ -49,21 +48,23 @@ def test_unavailable_lead_is_covered_by_its_substitute_and_the_runbook_says_so(
 
 
 def test_agent_found_unavailable_at_run_time_hands_over_to_the_substitute(
-    workdir: Path, clock
+    workdir: Path, clock, seed: dict[str, Any]
 ) -> None:
     runner = ScriptedRunner({("partner-manager", "enablement"): [unavailable()]})
-    result = _orch(workdir, clock, runner).launch(**SEED)
+    result = _orch(workdir, clock, runner).launch(**seed)
     assert result.status == "completed"
     sub = next(s for s in result.plan["substitutions"] if s["stage"] == "enablement")
     assert (sub["covered"], sub["substitute"]) == ("partner-manager", "lifecycle-ops")
     runner.assert_all_used()
 
 
-def test_no_available_substitute_escalates_instead_of_retrying(workdir: Path, clock) -> None:
+def test_no_available_substitute_escalates_instead_of_retrying(
+    workdir: Path, clock, seed: dict[str, Any]
+) -> None:
     roster = workdir / "roster.yaml"
     roster.write_text(yaml.safe_dump({"unavailable": {"lifecycle-ops": "out",
                                                       "partner-manager": "out"}}))
-    result = Orchestrator(workdir / "plans", clock=clock).launch(**SEED, roster=roster)
+    result = Orchestrator(workdir / "plans", clock=clock).launch(**seed, roster=roster)
     assert result.status == "awaiting_decision"
     esc = result.plan["escalation_log"]
     assert esc[0]["trigger"] == "no_substitute"
@@ -72,9 +73,9 @@ def test_no_available_substitute_escalates_instead_of_retrying(workdir: Path, cl
 
 
 def test_failed_qa_is_retried_with_the_failure_as_feedback_then_passes(
-    workdir: Path, clock
+    workdir: Path, clock, seed: dict[str, Any]
 ) -> None:
-    runner = ScriptedRunner({("lifecycle-ops", "tooling-qa"): [break_links(), break_links()]})
+    runner = failing_qa(2)
     seen: list[tuple[int, tuple[str, ...]]] = []
     original = runner.run
 
@@ -84,7 +85,7 @@ def test_failed_qa_is_retried_with_the_failure_as_feedback_then_passes(
         return original(call)
 
     runner.run = spy  # type: ignore[method-assign]
-    result = _orch(workdir, clock, runner).launch(**SEED)
+    result = _orch(workdir, clock, runner).launch(**seed)
     assert result.status == "completed"
     assert [a for a, _ in seen] == [1, 2, 3]
     assert seen[0][1] == () and all("links.params" in " ".join(f) for _, f in seen[1:])
@@ -93,9 +94,11 @@ def test_failed_qa_is_retried_with_the_failure_as_feedback_then_passes(
     runner.assert_all_used()
 
 
-def test_third_qa_failure_climbs_to_the_architect_who_reruns_once(workdir: Path, clock) -> None:
-    runner = ScriptedRunner({("lifecycle-ops", "tooling-qa"): [break_links()] * 3})
-    result = _orch(workdir, clock, runner).launch(**SEED)
+def test_third_qa_failure_climbs_to_the_architect_who_reruns_once(
+    workdir: Path, clock, seed: dict[str, Any]
+) -> None:
+    runner = failing_qa(3)
+    result = _orch(workdir, clock, runner).launch(**seed)
     assert result.status == "completed"
     assert _nodes(result)[1:6] == ["tooling_qa"] * 3 + ["referral_architect", "tooling_qa"]
     (rem,) = result.plan["remediation_log"]
@@ -103,27 +106,28 @@ def test_third_qa_failure_climbs_to_the_architect_who_reruns_once(workdir: Path,
     assert result.plan["escalation_log"][0]["trigger"] == "retries_exhausted"
 
 
-def test_failure_after_the_architects_rerun_asks_the_exec_sponsor(workdir: Path, clock) -> None:
-    runner = ScriptedRunner({("lifecycle-ops", "tooling-qa"): [break_links()] * 4})
-    result = _orch(workdir, clock, runner).launch(**SEED)
+def test_failure_after_the_architects_rerun_asks_the_exec_sponsor(
+    stuck_at_sponsor: Stuck,
+) -> None:
+    result = stuck_at_sponsor.waiting
     assert result.status == "awaiting_decision"
     assert result.pending["type"] == "escalation" and result.pending["stage"] == "tooling-qa"
     assert any("--decision halt" in a for a in result.next_actions)
 
 
 @pytest.mark.parametrize("step", [fail, timeout, invalid])
-def test_agent_errors_count_against_the_retry_budget(workdir: Path, clock, step) -> None:
+def test_agent_errors_count_against_the_retry_budget(
+    workdir: Path, clock, seed: dict[str, Any], step
+) -> None:
     runner = ScriptedRunner({("partner-ops", "partner-workflows"): [step(), step()]})
-    result = _orch(workdir, clock, runner).launch(**SEED)
+    result = _orch(workdir, clock, runner).launch(**seed)
     assert result.status == "completed"
     assert _nodes(result).count("partner_ops") == 3
     runner.assert_all_used()
 
 
-def test_rip_cord_halts_for_good(workdir: Path, clock) -> None:
-    runner = ScriptedRunner({("lifecycle-ops", "tooling-qa"): [break_links()] * 4})
-    orch = _orch(workdir, clock, runner)
-    waiting = orch.launch(**SEED)
+def test_rip_cord_halts_for_good(stuck_at_sponsor: Stuck) -> None:
+    orch, waiting = stuck_at_sponsor.orch, stuck_at_sponsor.waiting
     halted = orch.escalation(waiting.plan_id, "halt", note="tracking vendor down", by="Jordan")
     assert halted.status == "halted"
     last = halted.plan["remediation_log"][-1]
@@ -137,10 +141,8 @@ def test_rip_cord_halts_for_good(workdir: Path, clock) -> None:
             again()
 
 
-def test_sponsor_can_proceed_past_a_failed_stage(workdir: Path, clock) -> None:
-    runner = ScriptedRunner({("lifecycle-ops", "tooling-qa"): [break_links()] * 4})
-    orch = _orch(workdir, clock, runner)
-    waiting = orch.launch(**SEED)
+def test_sponsor_can_proceed_past_a_failed_stage(stuck_at_sponsor: Stuck) -> None:
+    orch, waiting = stuck_at_sponsor.orch, stuck_at_sponsor.waiting
     done = orch.escalation(waiting.plan_id, "proceed", note="accept risk", by="Jordan")
     assert done.status == "completed"
     stage = next(s for s in done.plan["stages"] if s["stage_id"] == "tooling-qa")
@@ -150,10 +152,8 @@ def test_sponsor_can_proceed_past_a_failed_stage(workdir: Path, clock) -> None:
     assert done.plan["success_metrics"]["tracking_accuracy"] < 1
 
 
-def test_sponsor_descope_drops_the_channel_everywhere(workdir: Path, clock) -> None:
-    runner = ScriptedRunner({("lifecycle-ops", "tooling-qa"): [break_links()] * 4})
-    orch = _orch(workdir, clock, runner)
-    waiting = orch.launch(**SEED)
+def test_sponsor_descope_drops_the_channel_everywhere(stuck_at_sponsor: Stuck) -> None:
+    orch, waiting = stuck_at_sponsor.orch, stuck_at_sponsor.waiting
     done = orch.escalation(waiting.plan_id, "descope", channel="in_app", by="Jordan")
     assert done.status == "completed"
     assert done.plan["request"]["normalized"]["channels"] == ["email"]
@@ -167,10 +167,8 @@ def test_sponsor_descope_drops_the_channel_everywhere(workdir: Path, clock) -> N
     assert creative["status"] == "descoped"
 
 
-def test_sponsor_postpone_replans_every_date(workdir: Path, clock) -> None:
-    runner = ScriptedRunner({("lifecycle-ops", "tooling-qa"): [break_links()] * 4})
-    orch = _orch(workdir, clock, runner)
-    waiting = orch.launch(**SEED)
+def test_sponsor_postpone_replans_every_date(stuck_at_sponsor: Stuck) -> None:
+    orch, waiting = stuck_at_sponsor.orch, stuck_at_sponsor.waiting
     done = orch.escalation(waiting.plan_id, "postpone", launch_date="2027-01-20")
     assert done.status == "completed"
     launch = next(t for t in done.plan["tasks"] if t["id"] == "launch")

@@ -18,17 +18,14 @@ from langgraph.errors import is_invalid_resume
 from langgraph.types import Command
 from pydantic import TypeAdapter, ValidationError
 
-from conftest import AS_OF, FakeClock
 from referral_orchestrator import build_graph
 from referral_orchestrator.engine.state import RunContext
 from referral_orchestrator.surfaces.hosts import launch_input, server_graph
-from referral_orchestrator.testing import ScriptedRunner, break_links, fail
+from referral_orchestrator.testing import ScriptedRunner, fail, stuck_at_sponsor_runner
+from support import AS_OF, SEED_REQUEST, FakeClock
 
 hitl = pytest.importorskip("langchain.agents.middleware.human_in_the_loop")
 legacy = pytest.importorskip("langgraph.prebuilt.interrupt")
-
-ARGS = ("Customer Advocates", "2026-12-10", "email,in-app")
-
 
 class Thread:
     """One launch on an in-memory checkpointer, driven the way a LangGraph client does."""
@@ -37,7 +34,7 @@ class Thread:
         self.graph = build_graph(InMemorySaver())
         self.config: Any = {"configurable": {"thread_id": "t"}}
         self.context = RunContext(runner=runner, clock=FakeClock())
-        self.out = self.graph.invoke(launch_input(*ARGS, approvers=approvers, as_of=AS_OF),
+        self.out = self.graph.invoke(launch_input(**SEED_REQUEST, approvers=approvers),
                                      self.config, context=self.context)
 
     def asked(self) -> dict[str, Any]:
@@ -64,8 +61,7 @@ def approval() -> Iterator[Thread]:
 
 @pytest.fixture
 def sponsor() -> Iterator[Thread]:
-    yield Thread(ScriptedRunner({("lifecycle-ops", "tooling-qa"): [break_links()] * 4}),
-                 approvers=None)
+    yield Thread(stuck_at_sponsor_runner(), approvers=None)
 
 
 def _exactly(typed_dict: Any, value: dict[str, Any]) -> None:
@@ -157,9 +153,7 @@ def test_hitl_edit_postpones_or_descopes_for_the_exec_sponsor(sponsor: Thread) -
     assert sponsor.values["decision"]["decision"] == "descope"
 
 
-def test_hitl_edit_to_a_new_date_postpones_the_launch() -> None:
-    sponsor = Thread(ScriptedRunner({("lifecycle-ops", "tooling-qa"): [break_links()] * 4}),
-                     approvers=None)
+def test_hitl_edit_to_a_new_date_postpones_the_launch(sponsor: Thread) -> None:
     name = sponsor.asked()["action_requests"][0]["name"]
     sponsor.resume({"decisions": [{"type": "edit", "edited_action": {
         "name": name, "args": {"decision": "postpone", "launch_date": "2027-01-14"}}}]})
@@ -168,13 +162,11 @@ def test_hitl_edit_to_a_new_date_postpones_the_launch() -> None:
 
 
 def test_hitl_approve_proceeds_and_reject_halts_for_the_exec_sponsor() -> None:
-    runner = ScriptedRunner({("lifecycle-ops", "tooling-qa"): [break_links()] * 4})
-    go = Thread(runner, approvers=None)
+    go = Thread(stuck_at_sponsor_runner(), approvers=None)
     go.resume({"decisions": [{"type": "approve"}]})
     assert go.values["decision"]["decision"] == "proceed" and go.done()
 
-    stop = Thread(ScriptedRunner({("lifecycle-ops", "tooling-qa"): [break_links()] * 4}),
-                  approvers=None)
+    stop = Thread(stuck_at_sponsor_runner(), approvers=None)
     stop.resume({"decisions": [{"type": "reject", "message": "vendor outage"}]})
     assert stop.values["status"] == "halted"
     assert stop.values["decision"]["note"] == "vendor outage"

@@ -24,7 +24,7 @@ from hostile import CORPUS, FIELDS, long_entry, scan, scan_markdown, scan_termin
 from referral_orchestrator import orchestrator as _orchestrator
 from referral_orchestrator.launch.channels import slugify
 from referral_orchestrator.surfaces.cli import main
-from referral_orchestrator.testing import ScriptedRunner, break_links
+from referral_orchestrator.testing import stuck_at_sponsor_runner
 
 BASE = ["launch-program", "--launch-date", "2026-12-10", "--as-of", "2026-11-25",
         "--channels", "email,sms,partner-portal,landing-page"]
@@ -88,7 +88,7 @@ def run(s: Scenario, workdir: Path, capsys: pytest.CaptureFixture[str],
                                              encoding="utf-8")
         argv += ["--roster", "roster.yaml"]
     if s.escalation is not None:
-        runner = ScriptedRunner({("lifecycle-ops", "tooling-qa"): [break_links()] * 4})
+        runner = stuck_at_sponsor_runner()
         monkeypatch.setattr(_orchestrator, "resolve_runner", lambda *a, **k: runner)
     code = _cli(argv, capsys, out)
     if code == 2:
@@ -209,7 +209,7 @@ def _prepare(kind: str, tmp_path_factory: pytest.TempPathFactory,
         with monkeypatch.context() as m:
             m.chdir(folder)
             if kind == "decision":
-                runner = ScriptedRunner({("lifecycle-ops", "tooling-qa"): [break_links()] * 4})
+                runner = stuck_at_sponsor_runner()
                 m.setattr(_orchestrator, "resolve_runner", lambda *a, **k: runner)
             assert main([*BASE, "--program", "Customer Advocates", "--approvers", "legal",
                          "-q"]) == 0

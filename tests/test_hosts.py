@@ -13,7 +13,6 @@ from langgraph.graph import END, START, MessagesState, StateGraph
 from langgraph.prebuilt import ToolNode
 from langgraph.types import Command
 
-from conftest import AS_OF
 from referral_orchestrator import InvalidRequest, Orchestrator, build_graph
 from referral_orchestrator.engine.state import LaunchState
 from referral_orchestrator.plan.chain import verify
@@ -24,14 +23,13 @@ from referral_orchestrator.surfaces.hosts import (
     server_graph,
     stream,
 )
-
-ARGS = ("Customer Advocates", "2026-12-10", "email,in-app")
+from support import AS_OF, SEED_REQUEST
 
 
 def test_sync_stream_yields_every_plan_transition_in_order_as_it_happens(
     orch: Orchestrator,
 ) -> None:
-    transitions = stream(orch, "launch", *ARGS, as_of=AS_OF)
+    transitions = stream(orch, "launch", **SEED_REQUEST)
     seen = []
     for record in transitions:
         assert {"node", "event", "agent", "attempt", "reason", "hash", "prev_hash"} <= set(record)
@@ -47,7 +45,7 @@ def test_async_stream_runs_inside_an_event_loop_and_streams_approvals_too(
     orch: Orchestrator,
 ) -> None:
     async def go() -> tuple[list[str], list[str], Any]:
-        launched = stream(orch, "launch", *ARGS, approvers="legal", as_of=AS_OF)
+        launched = stream(orch, "launch", **SEED_REQUEST, approvers="legal")
         first = [r["node"] async for r in launched]
         assert launched.result is not None
         assert launched.result.status == "awaiting_approval"
@@ -79,11 +77,9 @@ def test_launch_tool_returns_the_json_document_and_bad_input_as_a_fixable_error(
     tool = as_tool(orch)
     assert tool.name == "launch_referral_program"
     assert set(tool.args) >= {"program", "launch_date", "channels", "approvers"}
-    data = json.loads(tool.invoke({"program": ARGS[0], "launch_date": ARGS[1],
-                                   "channels": ["email", "in-app"], "as_of": AS_OF}))
+    data = json.loads(tool.invoke({**SEED_REQUEST, "channels": ["email", "in-app"]}))
     assert data["status"] == "completed" and data["channels"] == ["email", "in-app"]
-    error = tool.invoke({"program": ARGS[0], "launch_date": "2026-13-40",
-                         "channels": ["email"], "as_of": AS_OF})
+    error = tool.invoke({**SEED_REQUEST, "launch_date": "2026-13-40", "channels": ["email"]})
     assert error.startswith("error (")
 
 
@@ -91,12 +87,12 @@ def test_launch_tool_and_graph_input_take_the_country_timezone_and_currency(
     orch: Orchestrator,
 ) -> None:
     data = json.loads(as_tool(orch).invoke({
-        "program": ARGS[0], "launch_date": ARGS[1], "channels": ["email"], "as_of": AS_OF,
-        "country": "DE", "subdivision": "BY", "currency": "CHF"}))
+        **SEED_REQUEST, "channels": ["email"], "country": "DE", "subdivision": "BY",
+        "currency": "CHF"}))
     req = orch.status(data["plan_id"]).plan["request"]["normalized"]
     assert (req["country"], req["subdivision"], req["timezone"], req["currency"]) == (
         "DE", "BY", "Europe/Berlin", "CHF")
-    values = launch_input(*ARGS, as_of=AS_OF, country="JP", timezone="UTC")
+    values = launch_input(**SEED_REQUEST, country="JP", timezone="UTC")
     assert (values["request"]["timezone"], values["request"]["currency"]) == ("UTC", "JPY")
 
 
@@ -117,8 +113,7 @@ def test_host_tool_node_runs_launch_then_approve_calls_from_a_model(orch: Orches
         return dict(json.loads(out["messages"][-1].content))
 
     launched = call("launch_referral_program", {
-        "program": ARGS[0], "launch_date": ARGS[1], "channels": ["email"],
-        "approvers": ["finance"], "as_of": AS_OF})
+        **SEED_REQUEST, "channels": ["email"], "approvers": ["finance"]})
     assert launched["status"] == "awaiting_approval"
     done = call("approve_referral_launch", {"plan": launched["plan_id"],
                                             "approver": "finance"})
@@ -170,7 +165,7 @@ def test_compiled_graph_embeds_as_a_subgraph_and_its_approval_interrupt_reaches_
 
 
 def test_launch_input_validates_like_the_cli_and_server_graph_has_no_checkpointer() -> None:
-    values = launch_input(*ARGS, segments="power users", as_of=AS_OF)
+    values = launch_input(**SEED_REQUEST, segments="power users")
     assert values["request"]["channels"] == ["email", "in-app"]
     assert values["request"]["program"] == "Customer Advocates"
     with pytest.raises(InvalidRequest):

@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from conftest import SEED
 from referral_orchestrator import Orchestrator
 from referral_orchestrator.errors import ArtifactsTampered, PlanError
 from referral_orchestrator.orchestrator import validate_plan
 from referral_orchestrator.plan.chain import seal
 from referral_orchestrator.surfaces.cli import main
+from support import SEED
 
 KEY = "k" * 16 + "-team-signing-key"
 ENV = "REFERRAL_ORCHESTRATOR_SIGNING_KEY"

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SEED
 from referral_orchestrator import Orchestrator, build_graph
 from referral_orchestrator.artifacts.manifest import MANIFEST
 from referral_orchestrator.plan.chain import verify
 from referral_orchestrator.surfaces.cli import main
+from support import SEED, SEED_REQUEST
 
 
 def _plan(workdir: Path) -> dict:
@@ -196,7 +196,7 @@ def test_unexpected_failure_is_one_line_and_exit_1(
 def test_suggested_full_lead_launch_date_really_removes_the_compression(
     orch: Orchestrator,
 ) -> None:
-    tight = orch.launch("Customer Advocates", "2026-12-10", "email,in-app", as_of="2026-11-25")
+    tight = orch.launch(**SEED_REQUEST)
     assert tight.plan["compressed_tasks"]
     suggested = tight.plan["full_lead_launch"]
     assert suggested > "2026-12-10"

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import AS_OF
 from referral_orchestrator import Orchestrator
 from referral_orchestrator.runners.anthropic import AnthropicRunner
+from support import AS_OF
 
 LIVE = bool(os.environ.get("REFERRAL_LIVE") and os.environ.get("ANTHROPIC_API_KEY"))
 pytestmark = [
@@ -24,9 +24,9 @@ pytestmark = [
 
 @pytest.fixture(autouse=True)
 def _network_on(monkeypatch: pytest.MonkeyPatch) -> None:
-    from conftest import _real_connect
+    from support import REAL_CONNECT
 
-    monkeypatch.setattr(socket.socket, "connect", _real_connect)
+    monkeypatch.setattr(socket.socket, "connect", REAL_CONNECT)
 
 
 def test_the_key_and_model_ids_pass_preflight_against_the_real_api() -> None:

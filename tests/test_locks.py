@@ -18,11 +18,11 @@ from pathlib import Path
 import pytest
 from filelock import FileLock
 
-from conftest import SEED
 from referral_orchestrator import Orchestrator
 from referral_orchestrator.errors import PlanBusy, UsageError
 from referral_orchestrator.plan.chain import verify
 from referral_orchestrator.surfaces.cli import main
+from support import SEED, SEED_REQUEST
 
 APPROVERS = ["legal", "finance", "brand", "privacy", "security", "sales", "support", "cfo"]
 
@@ -122,8 +122,7 @@ def _launch_and_die_at_agent_call(n: int, plans: str) -> None:  # runs in a fork
                 os.kill(os.getpid(), signal.SIGKILL)
             return super().run(call)
 
-    Orchestrator(plans, model=Dying()).launch(
-        "Customer Advocates", "2026-12-10", "email,in-app", as_of="2026-11-25")
+    Orchestrator(plans, model=Dying()).launch(**SEED_REQUEST)
 
 
 @pytest.mark.slow

@@ -18,8 +18,7 @@ mcp = pytest.importorskip("mcp")
 from mcp import ClientSession, StdioServerParameters  # noqa: E402
 from mcp.client.stdio import stdio_client  # noqa: E402
 
-LAUNCH = {"program": "Customer Advocates", "launch_date": "2026-12-10",
-          "channels": "email,in-app", "as_of": "2026-11-25"}
+from support import SEED_REQUEST  # noqa: E402
 
 
 @asynccontextmanager
@@ -73,7 +72,7 @@ def test_launch_waits_for_approval_then_approvals_complete_it_and_plans_are_reso
 
         async with session(plans) as client:
             first = structured(await client.call_tool(
-                "launch_program", {**LAUNCH, "approvers": "legal,finance"},
+                "launch_program", {**SEED_REQUEST, "approvers": "legal,finance"},
                 progress_callback=on_progress))
             plan_id = first["plan_id"]
             listed = [r for r in (await client.list_resources()).resources]
@@ -116,7 +115,7 @@ def test_bad_input_is_a_tool_error_naming_the_fix_and_writes_nothing(tmp_path: P
 
     async def go() -> tuple[Any, Any]:
         async with session(plans) as client:
-            bad = await client.call_tool("launch_program", {**LAUNCH, "channels": "fax"})
+            bad = await client.call_tool("launch_program", {**SEED_REQUEST, "channels": "fax"})
             wrong = await client.call_tool("approve", {"plan": "plan-20261125-000000",
                                                        "approver": "legal"})
             return bad, wrong

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from conftest import SEED
 from referral_orchestrator.artifacts.manifest import MANIFEST
 from referral_orchestrator.surfaces.cli import main
+from support import SEED
 
 
 def _snapshot(folder: Path) -> dict[str, bytes]:

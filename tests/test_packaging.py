@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SEED
+from support import SEED
 
 pytestmark = pytest.mark.slow
 

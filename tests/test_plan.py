@@ -9,6 +9,7 @@ import pytest
 
 from referral_orchestrator import Orchestrator
 from referral_orchestrator.launch.content import fast_validator, validator
+from support import SEED_REQUEST
 
 BREAKS = {
     "missing status": lambda p: p.pop("status"),
@@ -27,9 +28,7 @@ BREAKS = {
 @pytest.fixture(scope="module")
 def plan(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     root = tmp_path_factory.mktemp("plan")
-    return Orchestrator(root / "plans").launch(
-        "Customer Advocates", "2026-12-10", "email,in-app", as_of="2026-11-25",
-        approvers="legal").plan
+    return Orchestrator(root / "plans").launch(**SEED_REQUEST, approvers="legal").plan
 
 
 def test_both_validators_accept_a_real_plan(plan: dict[str, Any]) -> None:

@@ -20,14 +20,13 @@ from typing import Any
 
 import pytest
 
-from conftest import SEED, FakeClock
 from referral_orchestrator import Orchestrator
-from referral_orchestrator import orchestrator as _orchestrator
 from referral_orchestrator.errors import CheckpointMismatch
 from referral_orchestrator.plan.chain import verify
 from referral_orchestrator.plan.record import values_from_plan
 from referral_orchestrator.surfaces.cli import main
-from referral_orchestrator.testing import ScriptedRunner, break_links
+from referral_orchestrator.testing import ScriptedRunner, stuck_at_sponsor_runner
+from support import SEED, SEED_REQUEST, FakeClock, UseRunner
 
 MANIFEST = ".referral-orchestrator.json"
 
@@ -49,9 +48,9 @@ def _tree(folder: Path) -> dict[str, bytes]:
             for p in sorted(folder.rglob("*")) if p.is_file() and p.name != MANIFEST}
 
 
-def _counting(monkeypatch: pytest.MonkeyPatch) -> ScriptedRunner:
+def _counting(cli_runner: UseRunner) -> ScriptedRunner:
     runner = ScriptedRunner()
-    monkeypatch.setattr(_orchestrator, "resolve_runner", lambda *a, **k: runner)
+    cli_runner(runner)
     return runner
 
 
@@ -86,7 +85,7 @@ def test_approve_by_path_from_another_folder_uses_the_plans_own_run_and_artifact
 @pytest.mark.parametrize("where", ["another folder", "another plans dir"])
 def test_resume_by_path_keeps_the_recorded_decision_and_reruns_nothing(
     where: str, waiting: dict[str, Any], workdir: Path, capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch
+    cli_runner: UseRunner
 ) -> None:
     assert main(["approve", waiting["plan_id"], "--approver", "legal", "-q"]) == 0
     capsys.readouterr()
@@ -98,7 +97,7 @@ def test_resume_by_path_keeps_the_recorded_decision_and_reruns_nothing(
         os.chdir(workdir / "elsewhere")
     else:
         extra = ["--plans-dir", str(workdir / "other-plans")]
-    runner = _counting(monkeypatch)
+    runner = _counting(cli_runner)
     code, data = _json(["resume", str(waiting["path"]), *extra], capsys)
     assert (code, data["status"]) == (0, "awaiting_approval")
     after = _plan(waiting["path"])
@@ -111,8 +110,7 @@ def test_resume_by_path_keeps_the_recorded_decision_and_reruns_nothing(
 
 
 def test_deleted_checkpoints_refuse_a_plain_resume_and_from_plan_rebuilds_the_run(
-    waiting: dict[str, Any], capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch
+    waiting: dict[str, Any], capsys: pytest.CaptureFixture[str], cli_runner: UseRunner
 ) -> None:
     plan_id = waiting["plan_id"]
     assert main(["approve", plan_id, "--approver", "legal", "-q"]) == 0
@@ -129,7 +127,7 @@ def test_deleted_checkpoints_refuse_a_plain_resume_and_from_plan_rebuilds_the_ru
         Orchestrator(waiting["path"].parent).resume(plan_id)
     assert _plan(waiting["path"]) == before
 
-    runner = _counting(monkeypatch)
+    runner = _counting(cli_runner)
     code, data = _json(["resume", plan_id, "--from-plan"], capsys)
     assert (code, data["status"]) == (0, "awaiting_approval")
     assert runner.calls == []  # no finished stage ran again
@@ -179,15 +177,14 @@ def test_an_older_copy_of_the_checkpoints_cannot_roll_a_decision_back(
 
 
 def test_from_plan_keeps_an_exec_sponsor_question_waiting(
-    workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    workdir: Path, capsys: pytest.CaptureFixture[str], cli_runner: UseRunner
 ) -> None:
-    monkeypatch.setattr(_orchestrator, "resolve_runner", lambda *a, **k: ScriptedRunner(
-        {("lifecycle-ops", "tooling-qa"): [break_links()] * 4}))
+    cli_runner(stuck_at_sponsor_runner())
     code, data = _json(SEED, capsys)
     assert (code, data["status"]) == (0, "awaiting_decision")
     path = workdir / data["plan_path"]
     (path.parent / "checkpoints.sqlite").unlink()
-    runner = _counting(monkeypatch)
+    runner = _counting(cli_runner)
     code, again = _json(["resume", data["plan_id"], "--from-plan"], capsys)
     assert (code, again["status"], runner.calls) == (0, "awaiting_decision", [])
     code, done = _json(["escalation", data["plan_id"], "--decision", "descope", "--channel",
@@ -196,10 +193,9 @@ def test_from_plan_keeps_an_exec_sponsor_question_waiting(
 
 
 def test_from_plan_refuses_a_halted_plan(
-    workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    workdir: Path, capsys: pytest.CaptureFixture[str], cli_runner: UseRunner
 ) -> None:
-    monkeypatch.setattr(_orchestrator, "resolve_runner", lambda *a, **k: ScriptedRunner(
-        {("lifecycle-ops", "tooling-qa"): [break_links()] * 4}))
+    cli_runner(stuck_at_sponsor_runner())
     _, data = _json(SEED, capsys)
     assert main(["escalation", data["plan_id"], "--decision", "halt", "-q"]) == 4
     assert main(["resume", data["plan_id"], "--from-plan", "-q"]) == 4
@@ -218,16 +214,14 @@ def _die_at_agent_call(n: int, plans: str, out: str) -> None:  # runs in a forke
             return super().run(call)
 
     Orchestrator(plans, model=Dying()).launch(
-        "Customer Advocates", "2026-12-10", "email,in-app", as_of="2026-11-25", out_dir=out)
+        **SEED_REQUEST, out_dir=out)
 
 
 @pytest.mark.parametrize("n", [2, 5, 8])
 def test_from_plan_finishes_a_run_killed_midway_whose_checkpoints_were_lost(
     n: int, tmp_path: Path
 ) -> None:
-    clean = Orchestrator(tmp_path / "clean").launch(
-        "Customer Advocates", "2026-12-10", "email,in-app", as_of="2026-11-25",
-        out_dir=tmp_path / "clean-out")
+    clean = Orchestrator(tmp_path / "clean").launch(**SEED_REQUEST, out_dir=tmp_path / "clean-out")
     plans, out = tmp_path / "plans", tmp_path / "out"
     child = multiprocessing.get_context("fork").Process(
         target=_die_at_agent_call, args=(n, str(plans), str(out)))

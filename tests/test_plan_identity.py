@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SEED
 from referral_orchestrator import Orchestrator
 from referral_orchestrator.errors import PlanError
 from referral_orchestrator.surfaces.cli import main
+from support import SEED
 
 
 def _two_plans(capsys: pytest.CaptureFixture[str]) -> tuple[dict, dict]:

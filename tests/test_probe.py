@@ -11,10 +11,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from conftest import FakeClock
 from referral_orchestrator import Orchestrator
 from referral_orchestrator.launch.probe import probe_checks
 from referral_orchestrator.launch.qa import tooling_checks
+from support import FakeClock
 
 GOOD = b"""<!DOCTYPE html><html><head><title>Refer</title></head><body>
 <form method="post" action="/enroll"><input type="hidden" name="ref">

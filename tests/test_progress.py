@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SEED
 from referral_orchestrator.surfaces.cli import main
 from referral_orchestrator.surfaces.progress import Progress, pick_mode, progress_for
+from support import SEED
 
 RECORD = {"node": "tooling_qa", "event": "qa_failed", "agent": "lifecycle-ops", "attempt": 2,
           "reason": "tracking link lacks utm_source"}

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from conftest import FakeClock
 from referral_orchestrator import Orchestrator
 from referral_orchestrator.launch import outputs as out
 from referral_orchestrator.launch import qa
@@ -19,6 +18,7 @@ from referral_orchestrator.runners import AgentCall
 from referral_orchestrator.runners.copywriting import default_charter, tracking_url
 from referral_orchestrator.runners.offline import OfflineDrafter
 from referral_orchestrator.testing import ScriptedRunner, reply_with
+from support import FakeClock
 
 LANDING = "https://www.example.com/refer/customer-advocates"
 REQ: dict[str, Any] = {"program": "Customer Advocates", "launch_date": "2026-12-10",

@@ -23,7 +23,6 @@ from genai_prices import calc_price
 from langchain_anthropic import ChatAnthropic
 from langchain_openai import ChatOpenAI
 
-from conftest import AS_OF
 from referral_orchestrator import Orchestrator
 from referral_orchestrator.errors import (
     AgentError,
@@ -51,6 +50,7 @@ from standins import (
     served_totals,
     server_error,
 )
+from support import SEED, SEED_REQUEST
 from test_chat_model_runner import kit_call
 
 CLIENTS = ["anthropic-sdk", "chat-anthropic", "chat-openai"]
@@ -204,7 +204,7 @@ def test_a_step_that_gives_up_after_billed_failures_carries_their_usage(
 
 def launch(runner: Any, tmp_path: Path, **options: Any) -> Any:
     return Orchestrator(tmp_path / "plans", model=runner, **options).launch(
-        "Customer Advocates", "2026-12-10", "email,in-app", as_of=AS_OF,
+        **SEED_REQUEST,
         out_dir=tmp_path / "out")
 
 
@@ -287,9 +287,7 @@ def test_the_cli_on_a_claude_id_records_every_billed_request_in_the_plan(
     with MessagesStandIn(default=invalid()) as api:
         monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
         monkeypatch.setenv("ANTHROPIC_BASE_URL", api.url)
-        code = main(["launch-program", "--program", "Customer Advocates", "--launch-date",
-                     "2026-12-10", "--channels", "email,in-app", "--as-of", AS_OF,
-                     "--model", "claude-sonnet-5-5", "--plans-dir", str(tmp_path / "plans"),
+        code = main([*SEED, "--model", "claude-sonnet-5-5", "--plans-dir", str(tmp_path / "plans"),
                      "--out", str(tmp_path / "out"), "--format", "json"])
         data = json.loads(capsys.readouterr().out)
     assert code == 0 and data["status"] == "awaiting_decision"

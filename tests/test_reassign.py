@@ -9,10 +9,7 @@ import yaml
 
 from referral_orchestrator import Orchestrator
 from referral_orchestrator.plan.chain import verify
-from referral_orchestrator.testing import ScriptedRunner, break_links, unavailable
-
-SEED = dict(program="Customer Advocates", launch_date="2026-12-10", channels="email,in-app",
-            as_of="2026-11-25")
+from referral_orchestrator.testing import ScriptedRunner, break_links, failing_qa, unavailable
 
 
 def _roster(workdir: Path, data: dict[str, Any]) -> Path:
@@ -27,10 +24,10 @@ def _steps(result: Any, *nodes: str) -> list[tuple[str, str, str]]:
 
 
 def test_an_unavailable_lead_hands_each_sequential_stage_over_through_reassign(
-    workdir: Path, clock: Any
+    workdir: Path, clock: Any, seed: dict[str, Any]
 ) -> None:
     roster = _roster(workdir, {"unavailable": {"lifecycle-ops": "on leave"}})
-    result = Orchestrator(workdir / "plans", clock=clock).launch(**SEED, roster=roster)
+    result = Orchestrator(workdir / "plans", clock=clock).launch(**seed, roster=roster)
     assert result.status == "completed"
     assert _steps(result)[:3] == [("checklist", "unavailable", "lifecycle-ops"),
                                   ("reassign", "reassigned", "partner-manager"),
@@ -45,10 +42,10 @@ def test_an_unavailable_lead_hands_each_sequential_stage_over_through_reassign(
 
 
 def test_fanned_out_items_hand_over_in_place_with_a_record_of_their_own(
-    workdir: Path, clock: Any
+    workdir: Path, clock: Any, seed: dict[str, Any]
 ) -> None:
     roster = _roster(workdir, {"unavailable": {"lifecycle-ops": "on leave"}})
-    result = Orchestrator(workdir / "plans", clock=clock).launch(**SEED, roster=roster)
+    result = Orchestrator(workdir / "plans", clock=clock).launch(**seed, roster=roster)
     comms = [t for t in result.plan["transitions"] if t["node"] == "communications"]
     handed = [t for t in comms if t["event"] == "reassigned"]
     # lifecycle-ops owns the two channel drafts and the landing page; the kit is partner-manager's
@@ -63,10 +60,10 @@ def test_fanned_out_items_hand_over_in_place_with_a_record_of_their_own(
 
 
 def test_an_agent_unavailable_at_run_time_is_handed_over_and_not_asked_again(
-    workdir: Path, clock: Any
+    workdir: Path, clock: Any, seed: dict[str, Any]
 ) -> None:
     runner = ScriptedRunner({("lifecycle-ops", "tooling-qa"): [unavailable("flu")]})
-    result = Orchestrator(workdir / "plans", model=runner, clock=clock).launch(**SEED)
+    result = Orchestrator(workdir / "plans", model=runner, clock=clock).launch(**seed)
     assert result.status == "completed"
     assert _steps(result, "tooling_qa", "reassign") == [
         ("tooling_qa", "unavailable", "lifecycle-ops"),
@@ -77,10 +74,12 @@ def test_an_agent_unavailable_at_run_time_is_handed_over_and_not_asked_again(
     runner.assert_all_used()
 
 
-def test_the_substitute_keeps_the_stage_through_its_retries(workdir: Path, clock: Any) -> None:
+def test_the_substitute_keeps_the_stage_through_its_retries(
+    workdir: Path, clock: Any, seed: dict[str, Any]
+) -> None:
     runner = ScriptedRunner({("lifecycle-ops", "tooling-qa"): [unavailable()],
                              ("partner-manager", "tooling-qa"): [break_links()]})
-    result = Orchestrator(workdir / "plans", model=runner, clock=clock).launch(**SEED)
+    result = Orchestrator(workdir / "plans", model=runner, clock=clock).launch(**seed)
     assert _steps(result, "tooling_qa", "reassign") == [
         ("tooling_qa", "unavailable", "lifecycle-ops"),
         ("reassign", "reassigned", "partner-manager"),
@@ -90,10 +89,10 @@ def test_the_substitute_keeps_the_stage_through_its_retries(workdir: Path, clock
 
 
 def test_a_fanned_out_item_whose_agent_drops_out_hands_over_in_place(
-    workdir: Path, clock: Any
+    workdir: Path, clock: Any, seed: dict[str, Any]
 ) -> None:
     runner = ScriptedRunner({("partner-manager", "partner-kit"): [unavailable()]})
-    result = Orchestrator(workdir / "plans", model=runner, clock=clock).launch(**SEED)
+    result = Orchestrator(workdir / "plans", model=runner, clock=clock).launch(**seed)
     assert result.status == "completed"
     assert not [t for t in result.plan["transitions"] if t["node"] == "reassign"]
     (handed,) = [t for t in result.plan["transitions"] if t["event"] == "reassigned"]
@@ -104,22 +103,22 @@ def test_a_fanned_out_item_whose_agent_drops_out_hands_over_in_place(
 
 
 def test_enablement_runs_beside_the_drafts_so_it_hands_over_in_place(
-    workdir: Path, clock: Any
+    workdir: Path, clock: Any, seed: dict[str, Any]
 ) -> None:
     runner = ScriptedRunner({("partner-manager", "enablement"): [unavailable()]})
-    result = Orchestrator(workdir / "plans", model=runner, clock=clock).launch(**SEED)
+    result = Orchestrator(workdir / "plans", model=runner, clock=clock).launch(**seed)
     assert _steps(result, "enablement") == [("enablement", "reassigned", "lifecycle-ops"),
                                             ("enablement", "completed", "lifecycle-ops")]
 
 
 def test_the_architect_hands_over_through_reassign_when_the_roster_names_a_substitute(
-    workdir: Path, clock: Any
+    workdir: Path, clock: Any, seed: dict[str, Any]
 ) -> None:
     roster = _roster(workdir, {"unavailable": {"referral-architect": "offsite"},
                                "fallbacks": {"referral-architect": ["partner-manager"]}})
-    runner = ScriptedRunner({("lifecycle-ops", "tooling-qa"): [break_links()] * 3})
+    runner = failing_qa(3)
     result = Orchestrator(workdir / "plans", model=runner, clock=clock).launch(
-        **SEED, roster=roster)
+        **seed, roster=roster)
     ladder = _steps(result, "referral_architect", "reassign")
     assert ladder == [("referral_architect", "unavailable", "referral-architect"),
                       ("reassign", "reassigned", "partner-manager"),
@@ -127,9 +126,11 @@ def test_the_architect_hands_over_through_reassign_when_the_roster_names_a_subst
     assert result.status == "completed"
 
 
-def test_no_substitute_escalates_without_a_handover(workdir: Path, clock: Any) -> None:
+def test_no_substitute_escalates_without_a_handover(
+    workdir: Path, clock: Any, seed: dict[str, Any]
+) -> None:
     roster = _roster(workdir, {"unavailable": {"lifecycle-ops": "out",
                                                "partner-manager": "out"}})
-    result = Orchestrator(workdir / "plans", clock=clock).launch(**SEED, roster=roster)
+    result = Orchestrator(workdir / "plans", clock=clock).launch(**seed, roster=roster)
     assert "reassign" not in {t["node"] for t in result.plan["transitions"]}
     assert result.plan["escalation_log"][0]["trigger"] == "no_substitute"

@@ -9,13 +9,11 @@ import pytest
 
 from referral_orchestrator import InvalidRequest, parse_request
 from referral_orchestrator.surfaces.cli import main
-
-BASE = {"program": "Customer Advocates", "launch_date": "2026-12-10",
-        "channels": "email,in-app", "as_of": "2026-11-25"}
+from support import SEED_REQUEST
 
 
 def test_seed_request_normalizes_channels_and_keeps_order() -> None:
-    req = parse_request(**{**BASE, "channels": "Email, in_app,SMS"})
+    req = parse_request(**{**SEED_REQUEST, "channels": "Email, in_app,SMS"})
     assert req.channels == ("email", "in-app", "sms")
     assert req.launch_date == dt.date(2026, 12, 10)
     assert req.audience == ("all customers",)
@@ -23,7 +21,7 @@ def test_seed_request_normalizes_channels_and_keeps_order() -> None:
 
 @pytest.mark.parametrize("alias", ["in_app", "inapp", "In-App", "in app"])
 def test_in_app_aliases_are_forgiven(alias: str) -> None:
-    assert parse_request(**{**BASE, "channels": alias}).channels == ("in-app",)
+    assert parse_request(**{**SEED_REQUEST, "channels": alias}).channels == ("in-app",)
 
 
 @pytest.mark.parametrize(
@@ -53,13 +51,13 @@ def test_in_app_aliases_are_forgiven(alias: str) -> None:
 )
 def test_bad_input_is_refused_with_a_stable_code(field: str, value: str, code: str) -> None:
     with pytest.raises(InvalidRequest) as err:
-        parse_request(**{**BASE, field: value})
+        parse_request(**{**SEED_REQUEST, field: value})
     assert err.value.code == code
 
 
 def test_unknown_channel_message_lists_the_catalog() -> None:
     with pytest.raises(InvalidRequest) as err:
-        parse_request(**{**BASE, "channels": "fax"})
+        parse_request(**{**SEED_REQUEST, "channels": "fax"})
     assert "partner-portal" in err.value.message
 
 

@@ -7,14 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import AS_OF
 from referral_orchestrator import Orchestrator
 from referral_orchestrator.runners.base import Usage
 from referral_orchestrator.surfaces.cli import main
 from referral_orchestrator.testing import ScriptedRunner, reply
-
-SEED = dict(program="Customer Advocates", launch_date="2026-12-10", channels="email,in-app",
-            as_of=AS_OF)
+from support import AS_OF, SEED_REQUEST
 
 
 def _billed(model: str, cost: float) -> Usage:
@@ -29,7 +26,7 @@ def plan(workdir: Path, clock) -> str:  # type: ignore[no-untyped-def]
         ("lifecycle-ops", "tooling-qa"): [reply(_billed("claude-sonnet-5-5", 0.0081))],
         ("partner-ops", "partner-workflows"): [reply(_billed("claude-haiku-5-5", 0.0027))],
     })
-    result = Orchestrator(workdir / "plans", model=runner, clock=clock).launch(**SEED)
+    result = Orchestrator(workdir / "plans", model=runner, clock=clock).launch(**SEED_REQUEST)
     runner.assert_all_used()
     return result.plan_id
 

@@ -10,9 +10,9 @@ from typing import Any
 from referral_orchestrator import Orchestrator
 from referral_orchestrator.plan.base import Store
 from referral_orchestrator.plan.store import FileStore, PlanStore
+from support import SEED_REQUEST
 
-SEED = dict(program="Customer Advocates", launch_date="2026-12-10", channels="email,in-app",
-            as_of="2026-11-25", approvers="legal")
+WITH_APPROVER = {**SEED_REQUEST, "approvers": "legal"}
 
 
 class RecordingStore:
@@ -69,7 +69,7 @@ def test_an_orchestrator_given_a_store_keeps_plans_checkpoints_and_locks_there(
     calls: list[str] = []
     store = RecordingStore(FileStore(workdir / "elsewhere"), calls)
     orch = Orchestrator(workdir / "unused", clock=clock, store=store)
-    waiting = orch.launch(**SEED)
+    waiting = orch.launch(**WITH_APPROVER)
     assert waiting.status == "awaiting_approval"
     done = orch.approve(waiting.plan_id, "legal")
     assert done.status == "completed"

@@ -21,7 +21,6 @@ from langchain_anthropic import chat_models as langchain_anthropic_models
 from langchain_core.language_models.fake_chat_models import FakeMessagesListChatModel
 from langchain_core.messages import AIMessage
 
-from conftest import AS_OF
 from mock_anthropic import FORCED_TOOL_CHOICE_ERROR, NO_FORCED_TOOL_CHOICE
 from referral_orchestrator import Orchestrator
 from referral_orchestrator.errors import InvalidAgentOutput
@@ -31,6 +30,7 @@ from referral_orchestrator.runners.chat_model import ChatModelRunner
 from referral_orchestrator.runners.prompting import forces_tool_choice, tool_choice
 from referral_orchestrator.runners.retry import no_wait_policy
 from standins import MessagesStandIn, answer, invalid, prose, served_totals
+from support import SEED_REQUEST
 from test_chat_model_runner import NO_SLEEP, kit_args, kit_call
 
 CLIENTS = ["anthropic-sdk", "chat-anthropic"]
@@ -140,7 +140,7 @@ def test_a_launch_on_each_default_tier_model_completes_against_the_api_stand_in(
         client: str, model: str, tmp_path: Path) -> None:
     with MessagesStandIn() as api:
         result = Orchestrator(tmp_path / "plans", model=make_runner(client, api, model)).launch(
-            "Customer Advocates", "2026-12-10", "email,in-app", as_of=AS_OF,
+            **SEED_REQUEST,
             out_dir=tmp_path / "out")
     assert result.status == "completed"
     assert set(api.statuses) == {200}

@@ -13,6 +13,15 @@ A script key is ``(agent, stage)``, an agent name, or ``"*"``. Each call to that
 the next step; when a key's steps run out the offline drafter answers (``strict=True``
 raises instead). Steps: :func:`reply`, :func:`reply_with`, :func:`fail`, :func:`timeout`,
 :func:`unavailable`, :func:`invalid`, :func:`break_links`.
+
+Ready-made runners for the escalation ladder: :func:`failing_qa` fails tooling QA a given
+number of times; :func:`stuck_at_sponsor_runner` fails it until the run waits for the exec
+sponsor (``QA_FAILURES_TO_SPONSOR`` failures: the first try, each retry, the architect's
+rerun)::
+
+    waiting = Orchestrator(plans_dir, model=stuck_at_sponsor_runner()).launch(...)
+    assert waiting.status == "awaiting_decision"
+    Orchestrator(plans_dir).escalation(waiting.plan_id, "proceed", by="Jordan")
 """
 
 from __future__ import annotations
@@ -25,17 +34,21 @@ from typing import Any
 from pydantic import BaseModel
 
 from .errors import AgentError, AgentTimeout, AgentUnavailable, InvalidAgentOutput
+from .launch.stages import MAX_RETRIES
 from .runners.base import AgentCall, AgentResult, AgentRunner, Usage
 from .runners.offline import OfflineDrafter
 
 __all__ = [
+    "QA_FAILURES_TO_SPONSOR",
     "ScriptedRunner",
     "Step",
     "break_links",
     "fail",
+    "failing_qa",
     "invalid",
     "reply",
     "reply_with",
+    "stuck_at_sponsor_runner",
     "timeout",
     "unavailable",
 ]
@@ -143,6 +156,26 @@ class ScriptedRunner:
         left = self.unused()
         if left:
             raise AssertionError(f"scripted steps never used: {left}")
+
+
+#: Tooling QA failures that reach the exec sponsor: the first try, each of the ``MAX_RETRIES``
+#: retries, then the referral architect's rerun.
+QA_FAILURES_TO_SPONSOR = 1 + MAX_RETRIES + 1
+
+
+def failing_qa(times: int) -> ScriptedRunner:
+    """A runner whose tooling output fails QA ``times`` times in a row, then passes.
+
+    Fewer than ``1 + MAX_RETRIES`` failures are retried away; one more climbs to the referral
+    architect, who reruns the stage once; :data:`QA_FAILURES_TO_SPONSOR` asks the exec sponsor.
+    """
+    return ScriptedRunner({("lifecycle-ops", "tooling-qa"): [break_links()] * times})
+
+
+def stuck_at_sponsor_runner() -> ScriptedRunner:
+    """A runner with which a launch stops at ``awaiting_decision``, waiting for the exec sponsor
+    to proceed, postpone, descope or halt (tooling QA fails every attempt)."""
+    return failing_qa(QA_FAILURES_TO_SPONSOR)
 
 
 class _Invalid(BaseModel):

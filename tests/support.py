@@ -1,0 +1,61 @@
+"""What the tests share besides fixtures: the seed request, a deterministic clock, the real
+``socket.connect``. Import it as ``from support import ...`` (``tests/`` is on pytest's
+``pythonpath``); the fixtures built on it live in ``conftest.py``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from referral_orchestrator import LaunchResult, Orchestrator
+from referral_orchestrator.runners.base import AgentRunner
+from referral_orchestrator.testing import ScriptedRunner
+
+AS_OF = "2026-11-25"
+
+#: The seed request every end-to-end test starts from, as ``Orchestrator.launch`` /
+#: ``launch_input`` keyword arguments (read-only: copy it to vary a field).
+SEED_REQUEST: MappingProxyType[str, Any] = MappingProxyType({
+    "program": "Customer Advocates", "launch_date": "2026-12-10", "channels": "email,in-app",
+    "as_of": AS_OF,
+})
+
+#: The same request as a ``referral-orchestrator`` command line.
+SEED = ["launch-program", "--program", SEED_REQUEST["program"],
+        "--launch-date", SEED_REQUEST["launch_date"], "--channels", SEED_REQUEST["channels"],
+        "--as-of", AS_OF]
+
+#: The type of the ``cli_runner`` fixture: ``cli_runner(runner)`` makes the CLI use ``runner``.
+UseRunner = Callable[[AgentRunner], AgentRunner]
+
+#: ``socket.socket.connect`` before the tests' network guard replaces it.
+REAL_CONNECT = socket.socket.connect
+
+
+class FakeClock:
+    """A clock that ticks one second per reading (thread-safe), starting at 09:00 on AS_OF."""
+
+    def __init__(self, start: str = f"{AS_OF}T09:00:00+00:00") -> None:
+        self.now = dt.datetime.fromisoformat(start)
+        self._lock = threading.Lock()
+
+    def __call__(self) -> dt.datetime:
+        with self._lock:
+            self.now += dt.timedelta(seconds=1)
+            return self.now
+
+
+@dataclass
+class Stuck:
+    """What the ``stuck_at_sponsor`` fixture gives: the seed launch waiting for the exec
+    sponsor (answer it with ``orch.escalation(waiting.plan_id, ...)``) and its runner."""
+
+    orch: Orchestrator
+    waiting: LaunchResult
+    runner: ScriptedRunner
