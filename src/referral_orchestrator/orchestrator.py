@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from .artifacts.manifest import changed, check_free, claim
-from .engine.roster import Roster, load_roster
+from .engine.roster import Roster, load_roster, roster_from_overrides
 from .engine.state import RunContext
 from .errors import (
     ArtifactsTampered,
@@ -61,6 +61,7 @@ from .runners import AgentRunner, resolve_runner
 DEFAULT_LANDING = "https://www.example.com/refer/{slug}"
 LOCK_TIMEOUT_ENV = "REFERRAL_ORCHESTRATOR_LOCK_TIMEOUT"
 TransitionHook = Callable[[dict[str, Any]], None]
+SPONSOR = "exec-sponsor"  # the role whose allow-list covers escalation decisions
 
 
 @dataclass
@@ -228,9 +229,10 @@ class Orchestrator:
                 raise InvalidDecision(
                     f"{approver!r} has no pending approval on {doc['plan_id']}: pending are "
                     f"{', '.join(pending) or 'none'}")
+            identity = self._decider(home, doc, match, by)
             return self._run(home, path, doc, self._command({
                 "type": "approval", "approver": match, "decision": "reject" if reject
-                else "approve", "note": note, "by": by}))
+                else "approve", "note": note, "by": by, "identity": identity}))
 
     def escalation(self, plan: PlanRef, decision: str, *, channel: str | None = None,
                    launch_date: str | None = None, note: str | None = None,
@@ -240,7 +242,8 @@ class Orchestrator:
         with self._locked(plan) as (home, path, doc):
             self._expect(doc, "awaiting_decision", "escalation")
             req = doc["request"]["normalized"]
-            value: dict[str, Any] = {"decision": decision, "note": note, "by": by}
+            value: dict[str, Any] = {"decision": decision, "note": note, "by": by,
+                                     "identity": self._decider(home, doc, SPONSOR, by)}
             if decision == "descope":
                 if channel is None:
                     raise InvalidDecision("descope needs --channel: name the channel to drop")
@@ -381,6 +384,22 @@ class Orchestrator:
     def _model_name(self, runner: AgentRunner) -> str:
         return self.model if isinstance(self.model, str) else getattr(
             runner, "name", type(self.model).__name__)
+
+    @staticmethod
+    def _decider(home: Store, doc: dict[str, Any], role: str, by: str | None) -> dict[str, Any]:
+        """Who is deciding for ``role``; refused (exit 2) when the roster does not allow it.
+
+        The store says who it is (a database: the authenticated role; files: ``by`` or the
+        OS user, self-asserted); the plan's roster may list who decides for each role.
+        """
+        identity = home.identity(by)
+        why = roster_from_overrides(doc["request"]["roster"]).may_decide(role, identity["name"])
+        if why is not None:
+            how = "self-asserted" if identity["self_asserted"] else identity["source"]
+            raise InvalidDecision(
+                f"{identity['name']} ({how}) may not decide for {role} on {doc['plan_id']}: "
+                f"{why}; nothing was recorded")
+        return identity
 
     @staticmethod
     def _command(value: dict[str, Any]) -> Any:
