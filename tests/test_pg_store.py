@@ -125,7 +125,7 @@ def test_launch_approve_and_export_match_the_file_store_contract(db: str,
     plan = verify(json.loads(raw))  # schema, chain, digest: as a file is verified
     assert raw == FileStore._encode(plan)  # the bytes the file store writes for it
     folder = Path(plan["context_passing"]["artifacts_location"])
-    for rel, digest in plan["artifact_digests"].items():
+    for rel in plan["artifact_digests"]:
         assert (b / "kit" / rel).read_bytes() == (folder / rel).read_bytes(), rel
     assert plan["artifact_digests"]
     # identities: the authenticated database role, not self-asserted
@@ -314,3 +314,24 @@ def test_prune_drops_checkpoints_of_finished_plans_and_keeps_plans(db: str,
     assert plan_id in json.loads(done.stdout)["pruned"]
     assert _sql(db, "SELECT count(*) FROM checkpoints WHERE thread_id = %s", plan_id) == [(0,)]
     assert _cli("validate", plan_id, "--store", db, cwd=host).returncode == 0
+
+
+def test_mcp_over_the_database_records_the_database_role(db: str, tmp_path: Path) -> None:
+    from test_pg_identities import _mcp
+
+    host = _host(tmp_path, "h")
+    (host / "roster.yaml").write_text("approvers:\n  legal: [root]\n  finance: [sam]\n")
+    plan_id = _launch(db, host, "--approvers", "legal,finance", "--roster",
+                      "roster.yaml")["plan_id"]
+    refused, allowed, listed = _mcp(host / "plans", [
+        ("approve", {"plan": plan_id, "approver": "finance", "by": "sam"}),
+        ("approve", {"plan": plan_id, "approver": "legal"}),
+        ("list_plans", {"status": "awaiting_approval"}),
+    ], store=db)
+    assert refused.is_error and "root (postgresql session_user)" in refused.content[0].text
+    assert not allowed.is_error, allowed.content
+    assert plan_id in [r["plan_id"] for r in listed.structured_content["plans"]]
+    with PgStore(db) as store:
+        approvals = {a["approver"]: a for a in store.load(plan_id)[1]["approvals"]}
+    assert approvals["legal"]["identity"]["name"] == "root"
+    assert approvals["finance"]["status"] == "pending"
