@@ -22,8 +22,8 @@ from conftest import SEED
 from referral_orchestrator.surfaces.cli import main
 
 pytest.importorskip("mcp")
-from mcp import ClientSession, StdioServerParameters  # noqa: E402
-from mcp.client.stdio import stdio_client  # noqa: E402
+from mcp import ClientSession, StdioServerParameters
+from mcp.client.stdio import stdio_client
 
 ROSTER = "approvers:\n  legal: [dana]\n  finance: [sam, {me}]\n  exec-sponsor: [ceo]\n"
 
