@@ -33,7 +33,7 @@ from referral_orchestrator.surfaces.operations import (
 
 ROOT = Path(__file__).resolve().parents[1]
 # Options every CLI command takes besides its operation's (process settings, output)
-COMMON = {"--plans-dir", "--format", "--model", "--quiet", "-q", "--help", "-h"}
+COMMON = {"--plans-dir", "--store", "--format", "--model", "--quiet", "-q", "--help", "-h"}
 
 
 def cli_flags(op: Operation) -> dict[str, Any]:
@@ -63,8 +63,10 @@ def test_operation_and_option_names_are_unique_and_documented() -> None:
 def test_every_option_reaches_a_parameter_of_its_facade_method(op: Operation) -> None:
     method = inspect.signature(getattr(Orchestrator, op.method)).parameters
     settings = inspect.signature(Orchestrator).parameters
+    listing = inspect.signature(Orchestrator.list_plans).parameters  # status without a plan
     for o in op.options:
-        assert o.param in (settings if o.setting else method), (op.name, o.name)
+        assert o.param in (settings if o.setting else listing if o.listing else method), (
+            op.name, o.name)
     if TOOLS in op.surfaces:  # a langchain tool's coroutine awaits the async twin
         assert inspect.iscoroutinefunction(getattr(Orchestrator, "a" + op.method))
 

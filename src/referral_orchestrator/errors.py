@@ -91,6 +91,12 @@ class PlanBusy(UsageError):
     code = "plan_busy"
 
 
+class StoreNotMigrated(UsageError):
+    """The database has no tables of this version yet: ``store migrate`` creates them."""
+
+    code = "store_not_migrated"
+
+
 class OutFolderTaken(UsageError):
     """The artifact folder holds files of another plan, or of nobody."""
 

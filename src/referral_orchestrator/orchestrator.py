@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from .artifacts.manifest import changed, check_free, claim
-from .engine.roster import Roster, load_roster
+from .engine.roster import Roster, load_roster, roster_from_overrides
 from .engine.state import RunContext
 from .errors import (
     ArtifactsTampered,
@@ -55,11 +55,13 @@ from .plan.chain import chain, checkpoint_mismatch
 from .plan.record import build, project, values_from_plan
 from .plan.signing import signing_key
 from .plan.store import DEFAULT_PLANS_DIR, LOCK_TIMEOUT, FileStore
+from .plan.stores import open_store
 from .runners import AgentRunner, resolve_runner
 
 DEFAULT_LANDING = "https://www.example.com/refer/{slug}"
 LOCK_TIMEOUT_ENV = "REFERRAL_ORCHESTRATOR_LOCK_TIMEOUT"
 TransitionHook = Callable[[dict[str, Any]], None]
+SPONSOR = "exec-sponsor"  # the role whose allow-list covers escalation decisions
 
 
 @dataclass
@@ -125,9 +127,11 @@ class LaunchResult:
 class Orchestrator:
     """Runs launches against one store of plans. Safe to use from notebooks and async hosts.
 
-    ``store`` is where plans, locks and checkpoints live; by default a
-    :class:`~referral_orchestrator.plan.store.FileStore` on ``plans_dir`` whose lock wait
-    is ``lock_timeout`` (else ``REFERRAL_ORCHESTRATOR_LOCK_TIMEOUT``, else 60 s).
+    ``store`` is where plans, locks and checkpoints live: a ``Store``, or a
+    ``postgresql://`` URL (a :class:`~referral_orchestrator.plan.pgstore.PgStore`); by
+    default ``REFERRAL_ORCHESTRATOR_STORE``'s URL, else a :class:`~referral_orchestrator.
+    plan.store.FileStore` on ``plans_dir``. Its lock wait is ``lock_timeout`` (else
+    ``REFERRAL_ORCHESTRATOR_LOCK_TIMEOUT``, else 60 s).
     """
 
     def __init__(self, plans_dir: str | Path = DEFAULT_PLANS_DIR, *, model: Any = "offline",
@@ -135,11 +139,11 @@ class Orchestrator:
                  on_transition: TransitionHook | None = None,
                  max_cost_usd: float | None = None,
                  runner_options: dict[str, Any] | None = None,
-                 lock_timeout: float | None = None, store: Store | None = None) -> None:
+                 lock_timeout: float | None = None, store: Store | str | None = None) -> None:
         check_limits(max_concurrency=max_concurrency, max_cost_usd=max_cost_usd)
         timeout = _lock_timeout(lock_timeout)  # a bad value is refused whichever store is used
-        self.store: Store = store if store is not None else FileStore(
-            plans_dir, lock_timeout=timeout)
+        self.store: Store = store if isinstance(store, Store) else open_store(
+            store, plans_dir=plans_dir, lock_timeout=timeout)
         signing_key()  # a key that is set but too weak stops here, before anything is written
         self.model = model
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
@@ -212,7 +216,7 @@ class Orchestrator:
             try:  # the folder may have been taken since the check, or the default is not free
                 claim(Path(str(meta["out_dir"])), plan_id, path)
             except BaseException:
-                path.unlink()  # nobody else knows this plan yet: leave nothing behind
+                self.store.discard(path)  # nobody else knows this plan yet: leave nothing
                 raise
         home = self.store.home_of(path)
         with _storage_errors(plan_id), home.lock(plan_id):
@@ -231,9 +235,10 @@ class Orchestrator:
                 raise InvalidDecision(
                     f"{approver!r} has no pending approval on {doc['plan_id']}: pending are "
                     f"{', '.join(pending) or 'none'}")
+            identity = self._decider(home, doc, match, by)
             return self._run(home, path, doc, self._command({
                 "type": "approval", "approver": match, "decision": "reject" if reject
-                else "approve", "note": note, "by": by}))
+                else "approve", "note": note, "by": by, "identity": identity}))
 
     def escalation(self, plan: PlanRef, decision: str, *, channel: str | None = None,
                    launch_date: str | None = None, note: str | None = None,
@@ -243,7 +248,8 @@ class Orchestrator:
         with self._locked(plan) as (home, path, doc):
             self._expect(doc, "awaiting_decision", "escalation")
             req = doc["request"]["normalized"]
-            value: dict[str, Any] = {"decision": decision, "note": note, "by": by}
+            value: dict[str, Any] = {"decision": decision, "note": note, "by": by,
+                                     "identity": self._decider(home, doc, SPONSOR, by)}
             if decision == "descope":
                 if channel is None:
                     raise InvalidDecision("descope needs --channel: name the channel to drop")
@@ -295,9 +301,22 @@ class Orchestrator:
                         {"type": "deadline", "slipped": slipped, "today": day.isoformat()}))
         return self._result(self.store.home_of(path), path, doc)
 
-    def list_plans(self) -> list[dict[str, Any]]:
-        """One summary row per plan in the store (invalid plans are listed as such)."""
-        return self.store.list_plans()
+    def list_plans(self, *, status: str | None = None, program: str | None = None,
+                   since: str | dt.date | None = None, limit: int | None = None,
+                   offset: int | None = 0) -> list[dict[str, Any]]:
+        """One summary row per plan in the store (invalid plans are listed as such).
+
+        Filtered by ``status``, ``program`` and last update on or after ``since``, and
+        paginated (``limit`` rows after ``offset``); a database answers from its index.
+        """
+        offset = offset or 0
+        if (limit is not None and limit < 1) or offset < 0:
+            raise UsageError("--limit must be at least 1 and --offset at least 0")
+        day = None if since is None else parse_date(since, "--since")
+        if status is None and program is None and day is None and limit is None and not offset:
+            return self.store.list_plans()
+        return self.store.find_plans(status=status, program=program, since=day, limit=limit,
+                                     offset=offset)
 
     async def alaunch(self, *args: Any, **kwargs: Any) -> LaunchResult:
         """Async :meth:`launch` (runs in a worker thread; never blocks the event loop)."""
@@ -371,6 +390,22 @@ class Orchestrator:
     def _model_name(self, runner: AgentRunner) -> str:
         return self.model if isinstance(self.model, str) else getattr(
             runner, "name", type(self.model).__name__)
+
+    @staticmethod
+    def _decider(home: Store, doc: dict[str, Any], role: str, by: str | None) -> dict[str, Any]:
+        """Who is deciding for ``role``; refused (exit 2) when the roster does not allow it.
+
+        The store says who it is (a database: the authenticated role; files: ``by`` or the
+        OS user, self-asserted); the plan's roster may list who decides for each role.
+        """
+        identity = home.identity(by)
+        why = roster_from_overrides(doc["request"]["roster"]).may_decide(role, identity["name"])
+        if why is not None:
+            how = "self-asserted" if identity["self_asserted"] else identity["source"]
+            raise InvalidDecision(
+                f"{identity['name']} ({how}) may not decide for {role} on {doc['plan_id']}: "
+                f"{why}; nothing was recorded")
+        return identity
 
     @staticmethod
     def _command(value: dict[str, Any]) -> Any:
@@ -625,15 +660,17 @@ def _quiet_abandoned_tasks() -> None:
         logger.addFilter(_AbandonedTaskLog())
 
 
-def validate_plan(file: str | Path) -> dict[str, Any]:
+def validate_plan(file: str | Path, store: Store | None = None) -> dict[str, Any]:
     """Check a plan file (schema, chain, digest, signature) and the artifacts it recorded.
 
     Raises ``PlanError`` (exit 3); an artifact whose bytes differ from the SHA-256 in the
     plan is ``ArtifactsTampered``, naming the file. Artifacts that are not on disk (the plan
     was copied elsewhere) are counted as missing, not refused. While a run is in progress
-    the files may be newer than the plan, so they are not compared.
+    the files may be newer than the plan, so they are not compared. With a ``store``
+    (a database), ``file`` is a plan id there, checked with its transitions' rows.
     """
-    path, plan = FileStore(Path(file).parent).load(file, identity=False)
+    path, plan = (FileStore(Path(file).parent).load(file, identity=False) if store is None
+                  else store.load(file))
     folder = Path(plan["context_passing"]["artifacts_location"])
     digests = plan.get("artifact_digests", {})
     edited: list[str] = []

@@ -87,8 +87,10 @@ def approval_gate(state: LaunchState, runtime: Runtime[RunContext]) -> Update:
         update["approvals"][v.approver] = {
             **approvals[v.approver], "status": "approved" if v.decision == "approve"
             else "rejected", "decided_at": now, "note": v.note, "by": by,
+            **({"identity": v.identity} if v.identity else {}),
             "history": [*approvals[v.approver].get("history", []),
-                        {"decision": v.decision, "note": v.note, "at": now}]}
+                        {"decision": v.decision, "note": v.note, "at": now,
+                         **({"identity": v.identity} if v.identity else {})}]}
         update["transitions"].append(transition(
             ctx, "approval_gate", "approved" if v.decision == "approve" else "rejected",
             agent=v.approver, stage="approval", reason=v.note or "",
@@ -183,11 +185,13 @@ def exec_sponsor(state: LaunchState, runtime: Runtime[RunContext]) -> Update:
     by, now = answer.by or "exec-sponsor", ctx.clock().isoformat()
     update: Update = {
         "decision": {"decision": decision, "stage": stage, "trigger": esc.get("trigger", ""),
-                     "by": by, "note": note, "at": now},
+                     "by": by, "note": note, "at": now,
+                     **({"identity": answer.identity} if answer.identity else {})},
         "escalations": [{"rung": 3, "agent": "exec-sponsor", **esc, "at": now,
                          "result": f"{decision} decided by {by}"}],
         "remediations": [{"rung": 3, "by": by, "stage": stage, "action": decision,
-                          "summary": note or f"exec sponsor decided to {decision}", "at": now}],
+                          "summary": note or f"exec sponsor decided to {decision}", "at": now,
+                          **({"identity": answer.identity} if answer.identity else {})}],
         "escalation": None,
     }
     if decision == "halt":

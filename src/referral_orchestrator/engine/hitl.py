@@ -121,6 +121,14 @@ class HumanResponse(TypedDict):
     args: str | InboxAction | None
 
 
+class Identity(TypedDict):
+    """Who decided, as the store established it (``Store.identity``)."""
+
+    name: str
+    source: str
+    self_asserted: bool
+
+
 class ApprovalValue(TypedDict):
     """The project's own approval answer (what the CLI and the MCP server send)."""
 
@@ -129,6 +137,7 @@ class ApprovalValue(TypedDict):
     decision: Literal["approve", "reject"]
     note: NotRequired[str | None]
     by: NotRequired[str | None]
+    identity: NotRequired[Identity | None]
 
 
 class DeadlineNotice(TypedDict):
@@ -147,6 +156,7 @@ class SponsorValue(TypedDict):
     launch_date: NotRequired[str | None]
     note: NotRequired[str | None]
     by: NotRequired[str | None]
+    identity: NotRequired[Identity | None]
 
 
 ApprovalAnswer = HITLResponse | list[HumanResponse] | HumanResponse | ApprovalValue | DeadlineNotice
@@ -167,6 +177,7 @@ class Verdict:
     decision: Literal["approve", "reject"]
     note: str | None = None
     by: str | None = None
+    identity: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -185,6 +196,13 @@ class SponsorDecision:
     launch_date: str | None = None
     note: str | None = None
     by: str | None = None
+    identity: dict[str, Any] | None = None
+
+
+def _identity(given: Any) -> dict[str, Any] | None:
+    """The identity an answer carries, as plain data (``None`` when it has none)."""
+    ident = given.get("identity")
+    return dict(ident) if ident else None
 
 
 def _refuse(why: str) -> NoReturn:
@@ -278,7 +296,8 @@ def approval_schema(pending: list[str]) -> Any:
             if name is None:
                 _refuse(f"{given['approver']!r} has no pending approval: pending are "
                         f"{', '.join(pending)}")
-            return [Verdict(name, given["decision"], given.get("note"), given.get("by"))]
+            return [Verdict(name, given["decision"], given.get("note"), given.get("by"),
+                            _identity(given))]
         decisions = _decisions(value)
         if decisions is None:
             _refuse("expected " + SHAPES + "{'type': 'approval', 'approver': ..., "
@@ -393,5 +412,5 @@ def _sponsor(given: dict[str, Any], request: dict[str, Any]) -> SponsorDecision:
         new_date = day.isoformat()
     return SponsorDecision(decision, channel if decision == "descope" else None,
                            new_date if decision == "postpone" else None,
-                           given.get("note"), given.get("by"))
+                           given.get("note"), given.get("by"), _identity(given))
 

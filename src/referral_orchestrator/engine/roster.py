@@ -10,6 +10,9 @@ Everything comes from the agents' front matter (``capabilities``, ``fallbacks``,
     people:                 # agent or role -> person, shown in the runbook
       lifecycle-ops: "Dana Reyes"
       Legal counsel: "Sam Ortiz"
+    approvers:              # who may decide: approver role or exec-sponsor -> identities
+      legal: [sam_ortiz]    # database roles (PostgreSQL store) or user names / --by
+      exec-sponsor: [ceo]
 
 The file is untrusted input: at most 1 MB of UTF-8 from a regular file, plain YAML (no
 anchors or aliases), each value one line of plain text (names up to 80 characters,
@@ -23,7 +26,7 @@ import functools
 import json
 import os
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +71,24 @@ class Roster:
     unavailable: dict[str, str]
     fallbacks: dict[str, tuple[str, ...]]
     people: dict[str, str]
+    # approver role (or exec-sponsor) -> who may decide for it; empty: nobody is checked
+    approvers: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def may_decide(self, role: str, who: str) -> str | None:
+        """Why ``who`` may not decide for ``role``, or ``None`` when they may.
+
+        Without an ``approvers`` allow-list everyone may; with one, only the names listed
+        for the role (compared case-insensitively), and nobody for a role it omits.
+        """
+        if not self.approvers:
+            return None
+        wanted = role.strip().lower()
+        listed = next((names for r, names in self.approvers.items()
+                       if r.strip().lower() == wanted), ())
+        if who.strip().lower() in {n.strip().lower() for n in listed}:
+            return None
+        return (f"the roster allows {', '.join(listed)} to decide for {role}" if listed
+                else f"the roster's approvers list nobody for {role}")
 
     def owner_of(self, stage: str) -> str:
         """The agent whose capabilities include ``stage``."""
@@ -136,11 +157,14 @@ class Roster:
 
     def overrides(self) -> dict[str, Any]:
         """The roster overrides as plain data (kept in graph state and the plan)."""
-        return {
+        data: dict[str, Any] = {
             "unavailable": dict(self.unavailable),
             "fallbacks": {k: list(v) for k, v in self.fallbacks.items()},
             "people": dict(self.people),
         }
+        if self.approvers:  # only when set: plans without an allow-list stay as they were
+            data["approvers"] = {k: list(v) for k, v in self.approvers.items()}
+        return data
 
 
 def roster_from_overrides(data: dict[str, Any] | None) -> Roster:
@@ -175,6 +199,7 @@ def _roster_for(key: str) -> Roster:
         unavailable=dict(data.get("unavailable", {})),
         fallbacks={k: tuple(v) for k, v in data.get("fallbacks", {}).items()},
         people=dict(data.get("people", {})),
+        approvers={k: tuple(v) for k, v in data.get("approvers", {}).items()},
     )
 
 
@@ -244,6 +269,12 @@ def _check_values(file: Path, data: dict[str, Any]) -> dict[str, Any]:
         out["people"] = {text(k, "a role name", MAX_ROSTER_NAME):
                          text(v, f"the person for {k}", MAX_ROSTER_NAME)
                          for k, v in data["people"].items()}
+    if isinstance(data.get("approvers"), dict):
+        out["approvers"] = {
+            text(k, "an approver role", MAX_ROSTER_NAME):
+            [text(n, f"a person who decides for {k}", MAX_ROSTER_NAME) for n in v]
+            if isinstance(v, list) else v
+            for k, v in data["approvers"].items()}
     return out
 
 

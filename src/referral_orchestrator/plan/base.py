@@ -87,9 +87,77 @@ class Store(Protocol):
         """
         ...
 
+    def find_plans(self, *, status: str | None = None, program: str | None = None,
+                   since: dt.date | None = None, limit: int | None = None,
+                   offset: int = 0) -> list[dict[str, Any]]:
+        """:meth:`list_plans` rows filtered by status, program and last update, paginated."""
+        ...
+
+    def discard(self, path: Path) -> None:
+        """Remove a plan that has just been created and has no transitions (launch failed)."""
+        ...
+
+    def identity(self, by: str | None) -> dict[str, Any]:
+        """Who is deciding: ``{"name", "source", "self_asserted"}``.
+
+        A store that authenticates its users (PostgreSQL: ``session_user``) says who;
+        otherwise ``by`` or the OS user, recorded as self-asserted.
+        """
+        ...
+
+    def export(self, ref: PlanRef) -> tuple[bytes, dict[str, bytes]]:
+        """A verified plan's JSON bytes (as the file store writes them) and its artifacts."""
+        ...
+
     def checkpointer(self, plan_id: str) -> AbstractContextManager[BaseCheckpointSaver[Any]]:
         """A LangGraph checkpointer holding the run of ``plan_id`` (thread id = plan id).
 
         Its serializer signs checkpoint blobs when a signing key is set.
         """
         ...
+
+
+def self_asserted(by: str | None) -> dict[str, Any]:
+    """An identity nobody checked: ``--by``, else the OS user of the process."""
+    if by:
+        return {"name": by, "source": "--by", "self_asserted": True}
+    import getpass
+
+    try:
+        name = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry and no LOGNAME/USER
+        name = f"uid-{os.getuid()}" if hasattr(os, "getuid") else "unknown"
+    return {"name": name, "source": "os user", "self_asserted": True}
+
+
+def filter_rows(rows: list[dict[str, Any]], *, status: str | None = None,
+                program: str | None = None, since: dt.date | None = None,
+                limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
+    """``list_plans`` rows by status, program and last update (on or after ``since``)."""
+    picked = [r for r in rows
+              if (status is None or r.get("status") == status)
+              and (program is None or r.get("program") == program)
+              and (since is None or ("updated_at" in r and dt.datetime.fromisoformat(
+                  r["updated_at"]).date() >= since))]
+    end = None if limit is None else offset + limit
+    return picked[offset:end]
+
+
+def artifact_files(plan: dict[str, Any]) -> dict[str, bytes]:
+    """The artifacts a plan recorded, read from its folder; an edited one is refused."""
+    import hashlib
+
+    from referral_orchestrator.errors import ArtifactsTampered
+
+    folder = Path(plan["context_passing"]["artifacts_location"])
+    files: dict[str, bytes] = {}
+    for rel, want in sorted(plan.get("artifact_digests", {}).items()):
+        try:
+            data = (folder / rel).read_bytes()
+        except FileNotFoundError:
+            continue
+        if hashlib.sha256(data).hexdigest() != want:
+            raise ArtifactsTampered(f"{folder / rel} differs from the SHA-256 that "
+                                    f"{plan['plan_id']} recorded: restore it")
+        files[rel] = data
+    return files

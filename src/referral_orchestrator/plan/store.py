@@ -38,7 +38,7 @@ from referral_orchestrator.errors import (
 )
 
 from .atomic import sweep, write_atomic
-from .base import PlanRef, Store
+from .base import PlanRef, Store, artifact_files, filter_rows, self_asserted
 from .chain import verify
 from .signing import SignedSerializer, signing_key
 
@@ -185,6 +185,26 @@ class FileStore:
                          "readiness": doc["success_metrics"]["launch_readiness_pct"],
                          "updated_at": doc["updated_at"]})
         return rows
+
+    def find_plans(self, *, status: str | None = None, program: str | None = None,
+                   since: dt.date | None = None, limit: int | None = None,
+                   offset: int = 0) -> builtins.list[dict[str, Any]]:
+        """:meth:`list_plans` filtered and paginated (a folder has no index: reads them all)."""
+        return filter_rows(self.list_plans(), status=status, program=program, since=since,
+                           limit=limit, offset=offset)
+
+    def discard(self, path: Path) -> None:
+        """Delete a plan file that has just been created (a launch that failed to start)."""
+        path.unlink()
+
+    def identity(self, by: str | None) -> dict[str, Any]:
+        """``by``, else the OS user: self-asserted (a folder authenticates nobody)."""
+        return self_asserted(by)
+
+    def export(self, ref: PlanRef) -> tuple[bytes, dict[str, bytes]]:
+        """The verified plan file's bytes and its artifacts that match their digests."""
+        _path, plan = self.load(ref)
+        return self._encode(plan), artifact_files(plan)
 
     @contextlib.contextmanager
     def checkpointer(self, plan_id: str) -> Iterator[SqliteSaver]:

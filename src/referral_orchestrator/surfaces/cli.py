@@ -77,9 +77,18 @@ def _resplit(argv: list[str]) -> list[str]:
                          f"or pass each option as its own argument)") from None
 
 
-def _add_common(p: argparse.ArgumentParser, fmt: bool = True) -> None:
+STORE_HELP = ("postgresql://user@host/db: plans, locks and checkpoints in PostgreSQL "
+              "(default: $REFERRAL_ORCHESTRATOR_STORE, else the plans folder)")
+
+
+def _add_store(p: argparse.ArgumentParser) -> None:
     p.add_argument("--plans-dir", default=".claude/plans", metavar="DIR",
                    help="folder of plan JSON files and checkpoints (default: .claude/plans)")
+    p.add_argument("--store", default=None, metavar="URL", help=STORE_HELP)
+
+
+def _add_common(p: argparse.ArgumentParser, fmt: bool = True) -> None:
+    _add_store(p)
     if fmt:
         p.add_argument("--format", choices=["text", "json", "md"], default="text",
                        help="output format (default: text)")
@@ -127,7 +136,30 @@ def build_parser() -> argparse.ArgumentParser:
         _add_operation(sub, op)
 
     p = sub.add_parser("validate", help="schema-validate a plan and check its transition chain")
-    p.add_argument("file", metavar="FILE")
+    p.add_argument("file", metavar="FILE", help="plan file (or, with --store, plan id)")
+    p.add_argument("--store", default=None, metavar="URL", help=STORE_HELP)
+    p.add_argument("--format", choices=["text", "json"], default="text")
+
+    p = sub.add_parser("export", help="write a plan's JSON and artifacts from its store",
+                       description="Write a plan's JSON exactly as the file store writes it, "
+                       "and with --artifacts its artifacts, from the store it is in.")
+    p.add_argument("plan", metavar="PLAN")
+    p.add_argument("--out", metavar="FILE", help="write the plan JSON here (default: stdout)")
+    p.add_argument("--artifacts", metavar="DIR",
+                   help="write the plan's artifacts into this folder")
+    _add_store(p)
+
+    p = sub.add_parser("store", help="set up, fill and prune a PostgreSQL store",
+                       description="migrate: create or upgrade the tables (versioned); "
+                       "import DIR: copy a plans folder's plans and checkpoints in "
+                       "(idempotent); prune --finished-before DATE: drop the checkpoints of "
+                       "plans that finished before DATE (plans and transitions are kept).")
+    p.add_argument("action", choices=["migrate", "import", "prune"])
+    p.add_argument("dir", nargs="?", metavar="DIR", help="import: the plans folder to copy in")
+    p.add_argument("--finished-before", metavar="DATE", help="prune: YYYY-MM-DD")
+    p.add_argument("--store", default=None, metavar="URL", help=STORE_HELP)
+    p.add_argument("--plans-dir", default=".claude/plans", metavar="DIR",
+                   help="prune without --store: the plans folder (default: .claude/plans)")
     p.add_argument("--format", choices=["text", "json"], default="text")
 
     p = sub.add_parser("graph", help="print the state machine as Mermaid")
@@ -171,7 +203,20 @@ def _orchestrator(args: argparse.Namespace, on_transition: Any = None) -> Any:
     return Orchestrator(args.plans_dir, model=args.model or "offline",
                         max_cost_usd=getattr(args, "max_cost_usd", None),
                         max_concurrency=getattr(args, "max_concurrency", 16),
-                        on_transition=on_transition)
+                        on_transition=on_transition, store=args.store)
+
+
+def _store(args: argparse.Namespace) -> Any:
+    """The store the command names (--store, REFERRAL_ORCHESTRATOR_STORE, else the folder)."""
+    from referral_orchestrator.orchestrator import Orchestrator
+
+    return Orchestrator(getattr(args, "plans_dir", ".claude/plans"), store=args.store).store
+
+
+def _closing(store: Any) -> None:
+    close = getattr(store, "close", None)
+    if callable(close):
+        close()
 
 
 def run(argv: Sequence[str]) -> int:
@@ -185,11 +230,24 @@ def run(argv: Sequence[str]) -> int:
 
         print(draw(args.view))
         return 0
+    if args.command == "store":
+        from .admin import store_command
+
+        return store_command(args, _store(args), _json)
+    if args.command == "export":
+        from .admin import export_command
+
+        return export_command(args, _store(args))
     if args.command == "validate":
         from referral_orchestrator.launch.text import strip_unsafe
         from referral_orchestrator.orchestrator import validate_plan
+        from referral_orchestrator.plan.stores import store_spec
 
-        report = validate_plan(args.file)
+        store = _store(args) if store_spec(args.store) is not None else None
+        try:
+            report = validate_plan(args.file, store)
+        finally:
+            _closing(store)
         seen = report["artifacts"]
         print(_json(report) if args.format == "json" else strip_unsafe(
               f"{report['file']}: valid ({report['status']}, {report['transitions']} "
@@ -203,14 +261,18 @@ def run(argv: Sequence[str]) -> int:
         except ImportError as exc:
             raise UsageError("the mcp command needs the MCP SDK: "
                              "pip install 'referral-orchestrator[mcp]'") from exc
-        serve(args.plans_dir, model=args.model or "offline")
+        serve(args.plans_dir, model=args.model or "offline", store=args.store)
         return 0
     from .progress import progress_for
 
     # Live progress on stderr (rich on a terminal, plain lines otherwise), stopped before
     # the summary is printed, whether the command succeeds or fails.
     with progress_for(sys.stderr, quiet=args.quiet) as progress:
-        outcome = _dispatch(args, _orchestrator(args, progress))
+        orch = _orchestrator(args, progress)
+        try:
+            outcome = _dispatch(args, orch)
+        finally:
+            _closing(orch.store)
     return outcome if isinstance(outcome, int) else _emit(outcome, args.format)
 
 
@@ -220,10 +282,15 @@ def _dispatch(args: argparse.Namespace, orch: Any) -> Any:
     if op.name == "status" and args.plan is None:
         from referral_orchestrator.artifacts.report import plans_table
 
-        rows = orch.list_plans()
+        listing = next(o for o in OPERATIONS if o.name == "list_plans")
+        rows = orch.list_plans(**listing.call_kwargs(
+            {o.name: getattr(args, o.name) for o in listing.options}))
         print(_json(rows) if args.format == "json" else plans_table(rows))
         return 0
     values = {o.name: getattr(args, o.name) for o in op.options_for(CLI)}
+    filters = [o.flag for o in op.options_for(CLI) if o.listing and values[o.name] is not None]
+    if filters:
+        raise UsageError(f"{', '.join(filters)} filter the list of plans: leave out PLAN")
     return getattr(orch, op.method)(**op.call_kwargs(values))
 
 

@@ -28,6 +28,7 @@ from pydantic import Field
 from referral_orchestrator import __version__
 from referral_orchestrator.errors import ReferralError
 from referral_orchestrator.orchestrator import LaunchResult, Orchestrator
+from referral_orchestrator.plan.base import Store
 from referral_orchestrator.plan.store import DEFAULT_PLANS_DIR
 
 from .hosts import Method, stream
@@ -67,9 +68,14 @@ class LaunchServer(MCPServer[Any]):
 
 
 def build_server(plans_dir: str | Path = DEFAULT_PLANS_DIR, *, model: Any = "offline",
-                 clock: Callable[[], dt.datetime] | None = None) -> LaunchServer:
-    """The MCP server for one plans folder (run it with ``.run("stdio")``)."""
-    orch = Orchestrator(plans_dir, model=model, clock=clock)
+                 clock: Callable[[], dt.datetime] | None = None,
+                 store: Store | str | None = None) -> LaunchServer:
+    """The MCP server for one store (run it with ``.run("stdio")``).
+
+    ``store``: a ``Store`` or a ``postgresql://`` URL (default:
+    ``REFERRAL_ORCHESTRATOR_STORE``, else the plans folder ``plans_dir``).
+    """
+    orch = Orchestrator(plans_dir, model=model, clock=clock, store=store)
     server = LaunchServer(orch)
 
     async def run(ctx: Context, method: Method, kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -115,7 +121,7 @@ def _tool(op: Operation, orch: Orchestrator,
 
     async def tool(ctx: Context, **kwargs: Any) -> dict[str, Any]:
         if op.name == "list_plans":
-            return {"plans": orch.list_plans()}
+            return {"plans": orch.list_plans(**op.call_kwargs(kwargs))}
         method: Method = op.method  # type: ignore[assignment]  # the table's streamed methods
         return await run(ctx, method, op.call_kwargs(kwargs))
 
@@ -133,6 +139,13 @@ def _tool(op: Operation, orch: Orchestrator,
     return tool
 
 
-def serve(plans_dir: str | Path = DEFAULT_PLANS_DIR, *, model: Any = "offline") -> None:
+def serve(plans_dir: str | Path = DEFAULT_PLANS_DIR, *, model: Any = "offline",
+          store: str | None = None) -> None:
     """Serve over stdio until the client closes the connection."""
-    build_server(plans_dir, model=model).run("stdio")
+    server = build_server(plans_dir, model=model, store=store)
+    try:
+        server.run("stdio")
+    finally:
+        close = getattr(server.orchestrator.store, "close", None)
+        if callable(close):
+            close()

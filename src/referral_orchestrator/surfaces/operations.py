@@ -42,16 +42,19 @@ class Option:
     positional, makes it optional: ``status`` without a plan lists them all).
     ``setting`` options configure the ``Orchestrator`` rather than the call;
     ``cli_help=False`` prints no help line for the option (as ``--decision`` has none).
+    ``listing`` options of ``status`` filter the list of plans (``status`` without a plan,
+    i.e. ``list_plans``): they are not passed to the method of a single plan.
     """
 
     __slots__ = ("choices", "cli_help", "cli_optional", "default", "flag", "help", "kind",
-                 "metavar", "name", "param", "positional", "required", "setting", "surfaces")
+                 "listing", "metavar", "name", "param", "positional", "required", "setting",
+                 "surfaces")
 
     def __init__(self, name: str, help: str, *, kind: str = "str", required: bool = False,
                  default: Any = None, choices: tuple[str, ...] = (), flag: str | None = None,
                  param: str | None = None, positional: bool = False, metavar: str | None = None,
                  surfaces: frozenset[str] = ALL, cli_optional: bool = False,
-                 cli_help: bool = True, setting: bool = False) -> None:
+                 cli_help: bool = True, setting: bool = False, listing: bool = False) -> None:
         self.name = name
         self.help = help
         self.kind = kind
@@ -66,6 +69,7 @@ class Option:
         self.cli_optional = cli_optional
         self.cli_help = help if cli_help else None
         self.setting = setting
+        self.listing = listing
 
 
 class Operation:
@@ -119,10 +123,29 @@ class Operation:
     def call_kwargs(self, values: dict[str, Any]) -> dict[str, Any]:
         """The façade method's keyword arguments from a surface's values (by option name)."""
         return {o.param: values[o.name] for o in self.options
-                if not o.setting and o.name in values}
+                if not o.setting and not o.listing and o.name in values}
 
 
 PLAN = Option("plan", "plan id or path", required=True, positional=True, metavar="PLAN")
+
+
+def _filters(listing: bool) -> tuple[Option, ...]:
+    """The filters of the list of plans (on ``status`` without a plan they are ``listing``)."""
+    surfaces = frozenset({CLI}) if listing else frozenset({MCP, TOOLS})
+    return (
+        Option("status", "only plans in this status, e.g. awaiting_approval, completed",
+               flag="--status", surfaces=surfaces, listing=listing),
+        Option("program", "only plans of this program (its id, e.g. customer-advocates)",
+               surfaces=surfaces, listing=listing),
+        Option("since", "only plans updated on or after this date, YYYY-MM-DD",
+               surfaces=surfaces, listing=listing),
+        Option("limit", "at most this many plans (oldest first)", kind="int",
+               surfaces=surfaces, listing=listing),
+        Option("offset", "skip this many plans first (pagination)", kind="int",
+               surfaces=surfaces, listing=listing),
+    )
+
+
 PERSON = "person recording the decision"
 
 OPERATIONS: tuple[Operation, ...] = (
@@ -226,13 +249,14 @@ OPERATIONS: tuple[Operation, ...] = (
                    cli_optional=True),
             Option("as_of", "evaluate approval deadlines on this date (default: today)",
                    param="today"),
+            *_filters(listing=True),
         )),
     Operation(
         "list_plans", method="list_plans", mcp="list_plans", title="List launch plans",
         summary="every plan as a table",
-        description=("Every plan in the plans folder: id, status, program, launch date, "
-                     "readiness."),
-        options=()),
+        description=("Every plan in the store: id, status, program, launch date, "
+                     "readiness; filtered by status, program and last update, paginated."),
+        options=_filters(listing=False)),
 )
 BY_NAME = {op.name: op for op in OPERATIONS}
 

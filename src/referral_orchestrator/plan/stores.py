@@ -1,0 +1,38 @@
+"""Open the store a command names: ``--store postgresql://...``, else the plans folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from referral_orchestrator.errors import UsageError
+
+from .base import Store
+from .store import DEFAULT_PLANS_DIR, LOCK_TIMEOUT, FileStore
+
+STORE_ENV = "REFERRAL_ORCHESTRATOR_STORE"
+
+
+def store_spec(spec: str | None = None) -> str | None:
+    """The ``--store`` value, else ``REFERRAL_ORCHESTRATOR_STORE``, else ``None`` (files)."""
+    if spec is None:
+        spec = os.environ.get(STORE_ENV, "").strip() or None
+    return spec
+
+
+def open_store(spec: str | None = None, *, plans_dir: str | os.PathLike[str] = DEFAULT_PLANS_DIR,
+               lock_timeout: float = LOCK_TIMEOUT) -> Store:
+    """The store ``spec`` names (a ``postgresql://`` URL), or the plans folder without one.
+
+    ``spec`` defaults to ``REFERRAL_ORCHESTRATOR_STORE``. Nothing is created: a database
+    without the tables fails on first use, naming ``store migrate``.
+    """
+    from .pgstore import PgStore, is_url, redact
+
+    spec = store_spec(spec)
+    if spec is None:
+        return FileStore(Path(plans_dir), lock_timeout=lock_timeout)
+    if not is_url(spec):
+        raise UsageError(f"--store {redact(spec)!r} is not a postgresql://user@host/db URL; "
+                         f"leave --store and {STORE_ENV} unset for the plans folder")
+    return PgStore(spec, lock_timeout=lock_timeout)
