@@ -18,7 +18,7 @@ from typing import Any
 import anyio
 import pytest
 
-from conftest import SEED
+from support import SEED
 from referral_orchestrator.surfaces.cli import main
 
 pytest.importorskip("mcp")

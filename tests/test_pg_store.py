@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from conftest import SEED
+from support import SEED
 from referral_orchestrator.plan.chain import verify
 from referral_orchestrator.plan.store import FileStore
 
