@@ -5,10 +5,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import os
+import secrets
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
@@ -59,3 +62,37 @@ class Stuck:
     orch: Orchestrator
     waiting: LaunchResult
     runner: ScriptedRunner
+
+
+PG_SERVER = os.environ.get("REFERRAL_ORCHESTRATOR_TEST_PG", "postgresql://root@127.0.0.1:5432")
+
+
+@contextlib.contextmanager
+def fresh_database(*, migrate: bool = True) -> Iterator[str]:
+    """A new database on the machine's PostgreSQL (``store migrate``d), dropped afterwards.
+
+    Skips without a reachable server on a laptop; fails under ``CI=true``.
+    """
+    import psycopg
+    import pytest
+
+    admin = f"{PG_SERVER}/postgres"
+    name = f"ro_test_{secrets.token_hex(6)}"
+    try:
+        with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f"CREATE DATABASE {name}")
+    except psycopg.OperationalError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is not reachable at {admin} ({exc}): .ci/run starts it")
+        pytest.skip(f"PostgreSQL is not reachable at {admin}: start it to run this test")
+    url = f"{PG_SERVER}/{name}"
+    try:
+        if migrate:
+            from referral_orchestrator.plan.pgstore import PgStore
+
+            with PgStore(url) as store:
+                store.migrate()
+        yield url
+    finally:
+        with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f"DROP DATABASE {name} WITH (FORCE)")

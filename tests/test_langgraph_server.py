@@ -8,6 +8,7 @@ decision resumes it with ``Command(resume=...)``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import json
 import os
@@ -33,6 +34,7 @@ from langgraph_sdk.schema import Command  # noqa: E402
 
 from referral_orchestrator import Orchestrator, export_plan  # noqa: E402
 from referral_orchestrator.plan.chain import verify  # noqa: E402
+from support import fresh_database  # noqa: E402
 from test_hitl import FORM, doc_json  # noqa: E402  (the launch form a Studio user fills in)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,17 +48,17 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+@contextlib.contextmanager
+def serving(work: Path, config: str, **env_extra: str) -> Iterator[str]:
+    """``langgraph dev`` on a free loopback port with the repo's ``config``, run from ``work``."""
     cli = Path(sys.executable).parent / "langgraph"
     if not cli.exists():
         pytest.skip("langgraph-cli is not installed (pip install 'referral-orchestrator[server]')")
     # The server keeps .langgraph_api/ beside its config: run the repo's config from a copy.
-    work = tmp_path_factory.mktemp("langgraph-dev")
-    (work / "langgraph.json").write_text((ROOT / "langgraph.json").read_text())
+    (work / "langgraph.json").write_text((ROOT / config).read_text())
     port = free_port()
     env = {**os.environ, "LANGGRAPH_CLI_NO_ANALYTICS": "1", "LANGSMITH_TRACING": "false",
-           "LANGCHAIN_TRACING_V2": "false"}
+           "LANGCHAIN_TRACING_V2": "false", **env_extra}
     env.pop("LANGSMITH_API_KEY", None)
     log = (work / "server.log").open("w")
     proc = subprocess.Popen(
@@ -86,6 +88,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
         log.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with serving(tmp_path_factory.mktemp("langgraph-dev"), "langgraph.json") as url:
+        yield url
 
 
 def interrupts(chunks: list[Any]) -> list[dict[str, Any]]:
@@ -274,3 +282,38 @@ def test_a_bad_launch_form_fails_the_run_with_the_clis_error(server: str) -> Non
 
     (error,) = errors(asyncio.run(with_client(server, bad)))
     assert error["error"] == "InvalidRequest"
+
+
+@pytest.mark.slow
+def test_the_postgres_config_keeps_server_threads_in_the_team_database(
+    tmp_path: Path,
+) -> None:
+    """``langgraph.postgres.json``: the server's checkpoints land in the store's database."""
+    psycopg = pytest.importorskip("psycopg")
+    with fresh_database(migrate=True) as url:
+        with serving(tmp_path, "langgraph.postgres.json",
+                     REFERRAL_ORCHESTRATOR_STORE=url) as server:
+            out = asyncio.run(with_client(server, _drive))
+        assert out["final"]["next"] == []
+        assert out["final"]["values"]["transitions"][-1]["node"] == "go_live"
+        with psycopg.connect(url) as conn:
+            threads = {r[0] for r in conn.execute("SELECT DISTINCT thread_id FROM checkpoints")}
+            ours = conn.execute("SELECT count(*) FROM checkpoints WHERE thread_id = %s",
+                                (out["final"]["checkpoint"]["thread_id"],)).fetchone()
+        assert out["final"]["checkpoint"]["thread_id"] in threads
+        assert ours is not None and ours[0] > 5
+
+
+def test_the_postgres_config_names_the_missing_setting(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from referral_orchestrator.errors import UsageError
+    from referral_orchestrator.surfaces.hosts import server_checkpointer
+
+    monkeypatch.delenv("REFERRAL_ORCHESTRATOR_STORE", raising=False)
+
+    async def enter() -> None:
+        async with server_checkpointer():
+            pass
+
+    with pytest.raises(UsageError, match="REFERRAL_ORCHESTRATOR_STORE=postgresql://"):
+        asyncio.run(enter())

@@ -18,8 +18,8 @@ from typing import Any
 import anyio
 import pytest
 
-from support import SEED
 from referral_orchestrator.surfaces.cli import main
+from support import SEED
 
 pytest.importorskip("mcp")
 from mcp import ClientSession, StdioServerParameters

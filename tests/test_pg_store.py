@@ -21,9 +21,9 @@ from typing import Any
 
 import pytest
 
-from support import SEED
 from referral_orchestrator.plan.chain import verify
 from referral_orchestrator.plan.store import FileStore
+from support import SEED
 
 psycopg = pytest.importorskip("psycopg") if not os.environ.get("CI") else __import__("psycopg")
 

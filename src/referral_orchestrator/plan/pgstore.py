@@ -28,7 +28,7 @@ import hashlib
 import json
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -50,10 +50,14 @@ from .store import ARTIFACTS_DIR, LOCK_TIMEOUT, FileStore
 
 if TYPE_CHECKING:
     from langgraph.checkpoint.postgres import PostgresSaver
+    from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
     from psycopg import Connection
     from psycopg_pool import ConnectionPool
 
 SCHEMES = ("postgresql://", "postgres://")
+_TABLES = ("SELECT to_regclass('ro_migrations') AS ours, "
+           "to_regclass('checkpoint_migrations') AS theirs")
+_VERSION = "SELECT max(version) AS v FROM ro_migrations"
 LOCK_SPACE = 0x5246_4C4B  # "RFLK": the advisory-lock namespace of plan locks
 _LOCK_POLL = 0.05
 
@@ -153,12 +157,15 @@ class PgStore:
                                f"{_first_line(exc)}") from exc
 
     def _check_version(self, conn: Connection[Any]) -> None:
-        row = conn.execute("SELECT to_regclass('ro_migrations') AS ours, "
-                           "to_regclass('checkpoint_migrations') AS theirs").fetchone()
+        row = conn.execute(_TABLES).fetchone()
         have = 0
         if row is not None and row["ours"] is not None:
-            got = conn.execute("SELECT max(version) AS v FROM ro_migrations").fetchone()
+            got = conn.execute(_VERSION).fetchone()
             have = (got or {}).get("v") or 0
+        self._refuse_version(row, have)
+
+    def _refuse_version(self, row: dict[str, Any] | None, have: int) -> None:
+        """``StoreNotMigrated`` / ``StorageError`` unless the schema is this version's."""
         if have > VERSION:
             raise StorageError(
                 f"the database at {self.location} is at schema version {have}, newer than "
@@ -168,6 +175,38 @@ class PgStore:
                 f"the database at {self.location} has no referral-orchestrator tables "
                 f"(schema version {have}, need {VERSION}): run 'referral-orchestrator store "
                 f"migrate --store {self.location}' first")
+
+    @contextlib.asynccontextmanager
+    async def async_checkpointer(self) -> AsyncIterator[AsyncPostgresSaver]:
+        """LangGraph's ``AsyncPostgresSaver`` on this database, for a LangGraph server.
+
+        The schema is checked first (an un-migrated database names ``store migrate``); the
+        saver never creates tables. Checkpoints are signed as the CLI's are.
+        """
+        try:
+            import psycopg
+            from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+            from psycopg.rows import dict_row
+            from psycopg_pool import AsyncConnectionPool
+        except ImportError as exc:
+            raise _missing_extra(exc) from None
+        options = {"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row}
+        try:
+            conn = await psycopg.AsyncConnection.connect(self.url, connect_timeout=10, **options)
+        except psycopg.Error as exc:
+            raise StorageError(f"cannot connect to PostgreSQL at {self.location}: "
+                               f"{_first_line(exc)}") from None
+        async with conn:
+            row = await (await conn.execute(_TABLES)).fetchone()
+            have = 0
+            if row is not None and row["ours"] is not None:
+                got = await (await conn.execute(_VERSION)).fetchone()
+                have = (got or {}).get("v") or 0
+        self._refuse_version(row, have)
+        key = signing_key()
+        async with AsyncConnectionPool(self.url, min_size=1, max_size=self.max_connections,
+                                       kwargs=options, open=False) as pool:
+            yield AsyncPostgresSaver(pool, serde=None if key is None else SignedSerializer(key))
 
     def migrate(self) -> dict[str, Any]:
         """Apply the migrations this database has not had; set up the checkpoint tables."""

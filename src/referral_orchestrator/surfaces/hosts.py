@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import queue
 import threading
@@ -300,6 +301,28 @@ def server_graph() -> Any:
     g.add_edge(START, "intake")
     wire(g, entry="intake")
     return g.compile(name="referral-launch")
+
+
+@contextlib.asynccontextmanager
+async def server_checkpointer() -> AsyncIterator[Any]:
+    """The team store's checkpointer for a LangGraph server (``langgraph.postgres.json``).
+
+    ``langgraph dev --config langgraph.postgres.json`` (and LangGraph Platform with the same
+    ``checkpointer.path``) keeps the server's threads in the PostgreSQL database named by
+    ``REFERRAL_ORCHESTRATOR_STORE``, beside the plans the CLI and the MCP server write there;
+    the database must have had ``referral-orchestrator store migrate``.
+    """
+    from referral_orchestrator.errors import UsageError
+    from referral_orchestrator.plan.pgstore import PgStore, is_url
+    from referral_orchestrator.plan.stores import STORE_ENV, store_spec
+
+    url = store_spec()
+    if url is None or not is_url(url):
+        raise UsageError(f"langgraph.postgres.json keeps threads in PostgreSQL: set {STORE_ENV}"
+                         "=postgresql://user@host/db (after 'referral-orchestrator store "
+                         "migrate')")
+    async with PgStore(url).async_checkpointer() as saver:
+        yield saver
 
 
 # A LangGraph server imports this module in a worker thread, then calls server_graph() on its
