@@ -190,9 +190,11 @@ class PgStore:
             from psycopg_pool import AsyncConnectionPool
         except ImportError as exc:
             raise _missing_extra(exc) from None
-        options = {"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row}
+        options: dict[str, Any] = {"autocommit": True, "prepare_threshold": 0,
+                                   "row_factory": dict_row}
         try:
-            conn = await psycopg.AsyncConnection.connect(self.url, connect_timeout=10, **options)
+            conn = await psycopg.AsyncConnection.connect(
+                self.url, connect_timeout=10, autocommit=True, row_factory=dict_row)
         except psycopg.Error as exc:
             raise StorageError(f"cannot connect to PostgreSQL at {self.location}: "
                                f"{_first_line(exc)}") from None
@@ -204,8 +206,9 @@ class PgStore:
                 have = (got or {}).get("v") or 0
         self._refuse_version(row, have)
         key = signing_key()
-        async with AsyncConnectionPool(self.url, min_size=1, max_size=self.max_connections,
-                                       kwargs=options, open=False) as pool:
+        pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+            self.url, min_size=1, max_size=self.max_connections, kwargs=options, open=False)
+        async with pool:
             yield AsyncPostgresSaver(pool, serde=None if key is None else SignedSerializer(key))
 
     def migrate(self) -> dict[str, Any]:
