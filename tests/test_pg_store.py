@@ -253,6 +253,11 @@ def test_sigkill_mid_write_then_resume_on_another_host_finishes_once(
     assert Counter(t["node"] for t in plan["transitions"]) == want
     rows = _sql(db, "SELECT seq FROM transitions WHERE plan_id = %s ORDER BY seq", plan_id)
     assert [r[0] for r in rows] == list(range(1, len(plan["transitions"]) + 1))
+    # the same artifacts as the uninterrupted run, each stored with the digest the plan seals
+    with PgStore(db) as store:
+        _, files = store.export(plan_id)
+        _, want_files = store.export(baseline["plan_id"])
+    assert sorted(files) == sorted(want_files) == sorted(plan["artifact_digests"])
 
 
 def test_the_application_role_needs_no_update_or_delete_on_transitions(

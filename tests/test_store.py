@@ -81,3 +81,38 @@ def test_an_orchestrator_given_a_store_keeps_plans_checkpoints_and_locks_there(
     assert {"create", "load", "write", "lock", "sweep", "checkpointer",
             "list_plans", "artifacts_folder"} <= set(calls)
     assert f"--plans-dir {workdir / 'elsewhere'}" in waiting.next_actions[1]
+
+
+def test_prune_in_the_file_store_drops_only_finished_plans_checkpoints(
+        workdir: Path, capsys: Any) -> None:
+    """``store prune`` keeps every plan valid and a waiting plan's checkpoints intact."""
+    import sqlite3
+
+    from referral_orchestrator.surfaces.cli import main
+
+    orch = Orchestrator()
+    done = orch.launch(**SEED_REQUEST)
+    waiting = orch.launch(**{**SEED_REQUEST, "approvers": "legal"})
+    db = Path(".claude/plans/checkpoints.sqlite")
+
+    def threads() -> dict[str, int]:
+        with contextlib.closing(sqlite3.connect(db)) as conn:
+            return dict(conn.execute(
+                "SELECT thread_id, count(*) FROM checkpoints GROUP BY thread_id").fetchall())
+
+    assert set(threads()) == {done.plan_id, waiting.plan_id}
+    assert main(["store", "prune", "--finished-before", "2000-01-01"]) == 0
+    assert set(threads()) == {done.plan_id, waiting.plan_id}  # nothing finished that early
+    assert main(["store", "prune", "--finished-before", "2100-01-01"]) == 0
+    assert set(threads()) == {waiting.plan_id}
+    assert main(["validate", done.plan_id]) == 0
+    assert orch.approve(waiting.plan_id, "legal").status == "completed"
+    assert main(["store", "prune", "--finished-before", "tomorrow"]) == 2
+    assert "is not a date" in capsys.readouterr().err
+
+
+def test_the_cli_default_plans_folder_is_the_stores() -> None:
+    from referral_orchestrator.plan.store import DEFAULT_PLANS_DIR
+    from referral_orchestrator.surfaces.cli import PLANS_DIR
+
+    assert PLANS_DIR == DEFAULT_PLANS_DIR

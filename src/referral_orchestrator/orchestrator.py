@@ -660,15 +660,19 @@ def _quiet_abandoned_tasks() -> None:
         logger.addFilter(_AbandonedTaskLog())
 
 
-def validate_plan(file: str | Path, store: Store | None = None) -> dict[str, Any]:
+def validate_plan(file: str | Path, store: Store | None = None, *,
+                  plans_dir: str | Path = DEFAULT_PLANS_DIR) -> dict[str, Any]:
     """Check a plan file (schema, chain, digest, signature) and the artifacts it recorded.
 
     Raises ``PlanError`` (exit 3); an artifact whose bytes differ from the SHA-256 in the
     plan is ``ArtifactsTampered``, naming the file. Artifacts that are not on disk (the plan
     was copied elsewhere) are counted as missing, not refused. While a run is in progress
     the files may be newer than the plan, so they are not compared. With a ``store``
-    (a database), ``file`` is a plan id there, checked with its transitions' rows.
+    (a database), ``file`` is a plan id there, checked with its transitions' rows; without
+    one, a plan id (no such file) is looked up in ``plans_dir``.
     """
+    if store is None and not str(file).endswith(".json") and not Path(file).is_file():
+        store = FileStore(plans_dir)
     path, plan = (FileStore(Path(file).parent).load(file, identity=False) if store is None
                   else store.load(file))
     folder = Path(plan["context_passing"]["artifacts_location"])

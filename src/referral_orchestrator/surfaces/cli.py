@@ -17,6 +17,8 @@ from referral_orchestrator.errors import ReferralError, UsageError
 
 from .operations import CLI, OPERATIONS, Operation, exposed
 
+PLANS_DIR = ".claude/plans"  # plan.store.DEFAULT_PLANS_DIR, without importing the store
+
 # --help must stay a few ms above a bare interpreter (bench/bench_cli.py): no typing, json,
 # shlex or shutil at import time. mypy treats a module-level TYPE_CHECKING as True.
 TYPE_CHECKING = False
@@ -82,8 +84,8 @@ STORE_HELP = ("postgresql://user@host/db: plans, locks and checkpoints in Postgr
 
 
 def _add_store(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--plans-dir", default=".claude/plans", metavar="DIR",
-                   help="folder of plan JSON files and checkpoints (default: .claude/plans)")
+    p.add_argument("--plans-dir", default=PLANS_DIR, metavar="DIR",
+                   help="folder of plan JSON files and checkpoints (default: %(default)s)")
     p.add_argument("--store", default=None, metavar="URL", help=STORE_HELP)
 
 
@@ -136,7 +138,10 @@ def build_parser() -> argparse.ArgumentParser:
         _add_operation(sub, op)
 
     p = sub.add_parser("validate", help="schema-validate a plan and check its transition chain")
-    p.add_argument("file", metavar="FILE", help="plan file (or, with --store, plan id)")
+    p.add_argument("file", metavar="PLAN", help="plan file, or plan id (in --plans-dir, or "
+                   "with --store in the database)")
+    p.add_argument("--plans-dir", default=PLANS_DIR, metavar="DIR",
+                   help="where a plan id is looked up (default: %(default)s)")
     p.add_argument("--store", default=None, metavar="URL", help=STORE_HELP)
     p.add_argument("--format", choices=["text", "json"], default="text")
 
@@ -158,8 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dir", nargs="?", metavar="DIR", help="import: the plans folder to copy in")
     p.add_argument("--finished-before", metavar="DATE", help="prune: YYYY-MM-DD")
     p.add_argument("--store", default=None, metavar="URL", help=STORE_HELP)
-    p.add_argument("--plans-dir", default=".claude/plans", metavar="DIR",
-                   help="prune without --store: the plans folder (default: .claude/plans)")
+    p.add_argument("--plans-dir", default=PLANS_DIR, metavar="DIR",
+                   help="prune without --store: the plans folder (default: %(default)s)")
     p.add_argument("--format", choices=["text", "json"], default="text")
 
     p = sub.add_parser("graph", help="print the state machine as Mermaid")
@@ -210,7 +215,7 @@ def _store(args: argparse.Namespace) -> Any:
     """The store the command names (--store, REFERRAL_ORCHESTRATOR_STORE, else the folder)."""
     from referral_orchestrator.orchestrator import Orchestrator
 
-    return Orchestrator(getattr(args, "plans_dir", ".claude/plans"), store=args.store).store
+    return Orchestrator(getattr(args, "plans_dir", PLANS_DIR), store=args.store).store
 
 
 def _closing(store: Any) -> None:
@@ -245,7 +250,7 @@ def run(argv: Sequence[str]) -> int:
 
         store = _store(args) if store_spec(args.store) is not None else None
         try:
-            report = validate_plan(args.file, store)
+            report = validate_plan(args.file, store, plans_dir=args.plans_dir)
         finally:
             _closing(store)
         seen = report["artifacts"]
