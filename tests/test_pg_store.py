@@ -111,6 +111,8 @@ def test_launch_approve_and_export_match_the_file_store_contract(db: str,
     plan_id = first["plan_id"]
     assert first["status"] == "awaiting_approval"
     assert any("--store " + db in n for n in first["next_actions"])
+    # the summary says where the plan is: the database and its id, never a made-up file
+    assert first["artifacts"]["plan"].startswith(f"{db} {plan_id} ")
     for who, host in (("legal", a), ("finance", b)):  # decided from two machines
         done = _cli("approve", plan_id, "--approver", who, "-q", cwd=host,
                     env={"REFERRAL_ORCHESTRATOR_STORE": db})
@@ -340,3 +342,31 @@ def test_mcp_over_the_database_records_the_database_role(db: str, tmp_path: Path
         approvals = {a["approver"]: a for a in store.load(plan_id)[1]["approvals"]}
     assert approvals["legal"]["identity"]["name"] == "root"
     assert approvals["finance"]["status"] == "pending"
+
+
+def test_an_older_schema_is_refused_until_store_migrate_upgrades_it(
+        pg_server: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from referral_orchestrator.errors import StoreNotMigrated
+    from referral_orchestrator.plan import pgschema, pgstore
+
+    name = f"ro_test_{secrets.token_hex(6)}"
+    _admin(f"CREATE DATABASE {name}")
+    url = f"{pg_server}/{name}"
+    try:
+        with monkeypatch.context() as m:  # a database migrated by the previous release
+            m.setattr(pgstore, "MIGRATIONS", pgschema.MIGRATIONS[:1])
+            m.setattr(pgstore, "VERSION", 1)
+            with PgStore(url) as store:
+                assert store.migrate()["version"] == 1
+        with PgStore(url) as store, pytest.raises(StoreNotMigrated, match="need 2"):
+            store.list_plans()
+        done = _cli("store", "migrate", "--store", url, cwd=Path.cwd())
+        assert done.returncode == 0 and "(was 1)" in done.stdout, done.stderr
+        rows = _sql(url, "SELECT indexname FROM pg_indexes WHERE tablename = 'plans'")
+        assert "plans_program_ci_updated" in {r[0] for r in rows}
+        _launch(url, tmp_path)
+        found = _cli("status", "--store", url, "--program", "CUSTOMER ADVOCATES", "--format",
+                     "json", cwd=tmp_path)
+        assert len(json.loads(found.stdout)) == 1, found.stderr
+    finally:
+        _admin(f"DROP DATABASE {name} WITH (FORCE)")

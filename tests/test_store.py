@@ -116,3 +116,15 @@ def test_the_cli_default_plans_folder_is_the_stores() -> None:
     from referral_orchestrator.surfaces.cli import PLANS_DIR
 
     assert PLANS_DIR == DEFAULT_PLANS_DIR
+
+
+def test_status_filters_match_the_program_name_in_any_case_and_say_when_nothing_matches(
+        workdir: Path, capsys: Any) -> None:
+    from referral_orchestrator.surfaces.cli import main
+
+    plan_id = Orchestrator().launch(**SEED_REQUEST).plan_id
+    assert main(["status", "--program", "customer ADVOCATES"]) == 0
+    assert plan_id in capsys.readouterr().out
+    assert main(["status", "--program", "Other Program", "--status", "completed"]) == 0
+    assert capsys.readouterr().out.startswith(
+        "no plan matches --status, --program: run 'referral-orchestrator status' alone")

@@ -577,7 +577,7 @@ class Orchestrator:
 
         written = render(stopped.values, Path(meta["out_dir"]), plan_id=meta["plan_id"],
                          plan_path=path)
-        meta["deliverables"] = {"plan": str(path.absolute()), **written.paths}
+        meta["deliverables"] = {"plan": home.where(path), **written.paths}
         meta["artifact_digests"] = written.digests
         meta["updated_at"] = self.clock().isoformat()
         plan = project(meta, stopped.values, stopped.transitions,

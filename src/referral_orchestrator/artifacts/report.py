@@ -181,8 +181,11 @@ def result_markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def plans_table(rows: list[dict[str, Any]]) -> str:
-    """All plans as a fixed-width table."""
+def plans_table(rows: list[dict[str, Any]], narrowed: list[str] | None = None) -> str:
+    """The listed plans as a fixed-width table (``narrowed``: the filter options given)."""
+    if not rows and narrowed:
+        return f"no plan matches {', '.join(narrowed)}: run 'referral-orchestrator status' " \
+            "alone to list every plan"
     if not rows:
         return "no plans yet: run 'referral-orchestrator launch-program --help'"
     cols = ["plan_id", "status", "program", "launch_date", "channels", "readiness"]

@@ -42,6 +42,10 @@ class Store(Protocol):
         """The command-line options that select this store (next-action commands repeat them)."""
         ...
 
+    def where(self, path: Path) -> str:
+        """Where a person finds the plan at ``path`` (the summary's and the plan's ``plan``)."""
+        ...
+
     def home_of(self, path: Path) -> Store:
         """The store that owns the plan at ``path``: its lock and its checkpoints live there."""
         ...
@@ -136,7 +140,8 @@ def filter_rows(rows: list[dict[str, Any]], *, status: str | None = None,
     """``list_plans`` rows by status, program and last update (on or after ``since``)."""
     picked = [r for r in rows
               if (status is None or r.get("status") == status)
-              and (program is None or r.get("program") == program)
+              and (program is None or str(r.get("program", "")).casefold()
+                   == program.casefold())
               and (since is None or ("updated_at" in r and dt.datetime.fromisoformat(
                   r["updated_at"]).date() >= since))]
     end = None if limit is None else offset + limit

@@ -58,6 +58,11 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (plan_id, path)
     );
     """,
+    # 2: `status --program` matches the name in any case, from an index
+    """
+    DROP INDEX plans_program_updated;
+    CREATE INDEX plans_program_ci_updated ON plans (lower(program), updated_at);
+    """,
 )
 VERSION = len(MIGRATIONS)
 

@@ -253,6 +253,10 @@ class PgStore:
         """``launches/<plan-id>`` under the working directory (the database keeps a copy)."""
         return Path(ARTIFACTS_DIR) / plan_id
 
+    def where(self, path: Path) -> str:
+        """The database and the plan id (``export`` writes the plan as a file)."""
+        return f"{self.location} {path.stem} (export it as a file with 'export {path.stem}')"
+
     def path_of(self, plan_id: str) -> Path:
         """The stable name of a plan in this database (no file is there)."""
         parts = urllib.parse.urlsplit(self.location)
@@ -550,7 +554,7 @@ def _filters(status: str | None, program: str | None,
         clauses.append("status = %s")
         args.append(status)
     if program is not None:
-        clauses.append("program = %s")
+        clauses.append("lower(program) = lower(%s)")
         args.append(program)
     if since is not None:
         clauses.append("updated_at >= %s")

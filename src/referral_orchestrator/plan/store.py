@@ -60,6 +60,10 @@ class FileStore:
         self.root = Path(plans_dir)
         self.lock_timeout = lock_timeout
 
+    def where(self, path: Path) -> str:
+        """The plan file's absolute path."""
+        return str(path.absolute())
+
     def home_of(self, path: Path) -> FileStore:
         """The store of the folder a plan file really lives in (its checkpoints and lock).
 

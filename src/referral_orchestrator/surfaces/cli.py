@@ -288,9 +288,10 @@ def _dispatch(args: argparse.Namespace, orch: Any) -> Any:
         from referral_orchestrator.artifacts.report import plans_table
 
         listing = next(o for o in OPERATIONS if o.name == "list_plans")
-        rows = orch.list_plans(**listing.call_kwargs(
-            {o.name: getattr(args, o.name) for o in listing.options}))
-        print(_json(rows) if args.format == "json" else plans_table(rows))
+        given = {o.name: getattr(args, o.name) for o in listing.options}
+        rows = orch.list_plans(**listing.call_kwargs(given))
+        narrowed = [o.flag for o in listing.options if given.get(o.name) is not None]
+        print(_json(rows) if args.format == "json" else plans_table(rows, narrowed))
         return 0
     values = {o.name: getattr(args, o.name) for o in op.options_for(CLI)}
     filters = [o.flag for o in op.options_for(CLI) if o.listing and values[o.name] is not None]

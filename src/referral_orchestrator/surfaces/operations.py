@@ -135,7 +135,7 @@ def _filters(listing: bool) -> tuple[Option, ...]:
     return (
         Option("status", "only plans in this status, e.g. awaiting_approval, completed",
                flag="--status", surfaces=surfaces, listing=listing),
-        Option("program", "only plans of this program (its id, e.g. customer-advocates)",
+        Option("program", "only plans of this program (its name, in any case)",
                surfaces=surfaces, listing=listing),
         Option("since", "only plans updated on or after this date, YYYY-MM-DD",
                surfaces=surfaces, listing=listing),
