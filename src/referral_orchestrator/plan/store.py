@@ -27,8 +27,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from filelock import FileLock, SoftFileLock, Timeout
-
 from referral_orchestrator.errors import (
     PlanBusy,
     PlanError,
@@ -39,13 +37,14 @@ from referral_orchestrator.errors import (
 
 from .atomic import sweep, write_atomic
 from .base import PlanRef, Store
-from .chain import verify
+from .chain import encode_plan, verify
 from .signing import SignedSerializer, signing_key
 
 if TYPE_CHECKING:
     from langgraph.checkpoint.sqlite import SqliteSaver
 
 CHECKPOINTS = "checkpoints.sqlite"
+CLAIM_SUFFIX = ".claim"
 LOCK_TIMEOUT = 60.0
 DEFAULT_PLANS_DIR = ".claude/plans"
 # relative on purpose: the launch records it absolute, from the working directory it ran in
@@ -117,15 +116,36 @@ class FileStore:
 
     def create(self, make: Callable[[str], dict[str, Any]],
                stamp: dt.datetime) -> tuple[str, Path]:
-        """Write ``make(plan_id)`` under the first free id for ``stamp``; returns (id, path)."""
+        """Write ``make(plan_id)`` under the first free id for ``stamp``; returns (id, path).
+
+        An id is claimed before its plan is built: an empty ``.<id>.claim`` file created
+        exclusively (``O_EXCL``) beside the plans, removed once the plan is written. A
+        taken id - its claim held by another process, or its plan already there - costs a
+        failed ``open`` or a ``stat``, not a plan built, validated and fsynced in vain, so
+        the 50th plan of one second is created as fast as the first. The plan's own write
+        is still exclusive (a hard link), so two creators never share an id even without
+        claims. A claim left by a killed process only makes its id skipped: ``status`` and
+        later launches read ``plan-*.json`` files alone.
+        """
         self.ensure()
         base = f"plan-{stamp:%Y%m%d-%H%M%S}"
         for n in range(1, 10_000):
             plan_id = base if n == 1 else f"{base}-{n}"
-            try:  # exclusive: fails if the id is taken, never clobbers another plan
+            claim = self.root / f".{plan_id}{CLAIM_SUFFIX}"
+            try:
+                os.close(os.open(claim, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            except FileExistsError:
+                continue  # another process is creating this id right now (or died doing so)
+            try:
+                if self.path_of(plan_id).exists():
+                    continue
+                # exclusive: fails if the id is taken, never clobbers another plan
                 write_atomic(self.path_of(plan_id), self._encode(make(plan_id)), exclusive=True)
             except FileExistsError:
                 continue
+            finally:
+                with contextlib.suppress(OSError):
+                    claim.unlink()
             return plan_id, self.path_of(plan_id)
         raise PlanInvalid(f"too many plans created at {base}")  # pragma: no cover
 
@@ -206,6 +226,8 @@ class FileStore:
 
         Waits at most ``lock_timeout`` seconds, then raises ``PlanBusy``.
         """
+        from filelock import FileLock, SoftFileLock, Timeout
+
         self.ensure()
         path = self.root / f".{plan_id}.lock"
         lock = FileLock(str(path), timeout=self.lock_timeout)
@@ -225,8 +247,9 @@ class FileStore:
 
     @staticmethod
     def _encode(plan: dict[str, Any]) -> bytes:
-        verify(plan, f"plan {plan.get('plan_id')}")
-        return (json.dumps(plan, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+        data, digest = encode_plan(plan)  # one canonical encoding: the file and the digest
+        verify(plan, f"plan {plan.get('plan_id')}", body_sha256=digest)
+        return data
 
 
 PlanStore = FileStore
