@@ -240,3 +240,16 @@ def test_write_atomic_many_writes_all_and_leaves_no_temp_file_on_failure(
     monkeypatch.undo()
     assert all(p.read_bytes() == b"old" for p, _ in files)  # nothing renamed: all old
     assert not [p for p in tmp_path.rglob("*") if p.name.endswith(atomic.TEMP_SUFFIX)]
+
+
+def test_a_temp_manifest_left_by_a_killed_writer_is_swept_on_the_next_publish(
+        tmp_path: Path) -> None:
+    from referral_orchestrator.artifacts.manifest import MANIFEST, claim, publish
+
+    out, plan = tmp_path / "out", tmp_path / "plan-20261125-090000.json"
+    claim(out, "plan-20261125-090000", plan)
+    left = out / atomic.temp_name(MANIFEST, "0badf00d")
+    left.write_text("{")  # killed between writing the new manifest and renaming it
+    publish(out, "plan-20261125-090000", plan, {"runbook.md": b"# runbook\n"})
+    assert not left.exists()
+    assert sorted(p.name for p in out.iterdir()) == [MANIFEST, "runbook.md"]

@@ -1,9 +1,10 @@
 """Launch, approve, decide, resume and report - the API behind the CLI and agent hosts.
 
 The orchestrator drives the compiled graph with its store's checkpointer (thread id = plan
-id) and writes the plan after every node update LangGraph streams, so the plan's
-``transitions`` are exactly the stream's updates, in order. After a crash the checkpoint
-is the truth: missing records are merged back from it (by key) before the run goes on.
+id) and writes the plan once per super-step, with every record the step's updates
+brought, before the next step runs (``_stream``), so the plan's ``transitions`` are exactly
+the stream's updates, in order. After a crash the checkpoint is the truth: missing records
+are merged back from it (by key) before the run goes on.
 Plans, locks and checkpoints are reached only through a :class:`~referral_orchestrator.
 plan.base.Store` (default: a :class:`~referral_orchestrator.plan.store.FileStore`).
 

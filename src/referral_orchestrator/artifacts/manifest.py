@@ -104,6 +104,7 @@ def publish(folder: Path, plan_id: str, plan_path: Path,
     if owner is None or owner["plan_id"] != plan_id:
         claim(folder, plan_id, plan_path)
         owner = {"files": {}}
+    sweep(folder, [MANIFEST])  # a killed writer's temp manifest (the folder is this plan's)
     owned: dict[str, str] = dict(owner["files"])
     clash = next((rel for rel in sorted(files) if rel not in owned
                   and (folder / rel).exists()), None)

@@ -215,10 +215,16 @@ class FileStore:
 
         key = signing_key()
         conn = sqlite3.connect(self.checkpoint_path, check_same_thread=False, timeout=60)
+        saver = SqliteSaver(conn, serde=None if key is None else SignedSerializer(key))
         try:
-            yield SqliteSaver(conn, serde=None if key is None else SignedSerializer(key))
+            yield saver
         finally:
-            conn.close()
+            # under the saver's lock: a branch still finishing after its run stopped (a
+            # failed plan write mid fan-out) saves its writes through this connection from
+            # another thread; closing it under that write crashed the interpreter. A save
+            # after the close fails with sqlite3.ProgrammingError, like a crash's lost write.
+            with saver.lock:
+                conn.close()
 
     @contextlib.contextmanager
     def lock(self, plan_id: str) -> Iterator[None]:
