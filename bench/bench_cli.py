@@ -112,7 +112,7 @@ def largest_plan(script: str, root: Path) -> Path:
 
 
 def schema_file() -> Path:
-    from referral_orchestrator.launch.schema import content_root
+    from referral_orchestrator.launch.content import content_root
 
     return content_root() / "schemas" / "plan.schema.json"
 

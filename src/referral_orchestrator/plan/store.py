@@ -120,8 +120,8 @@ class FileStore:
 
         An id is claimed before its plan is built: an empty ``.<id>.claim`` file created
         exclusively (``O_EXCL``) beside the plans, removed once the plan is written. A
-        taken id - its claim held by another process, or its plan already there - costs a
-        failed ``open`` or a ``stat``, not a plan built, validated and fsynced in vain, so
+        taken id - its plan already there, or its claim held by another process - costs a
+        ``stat`` or a failed ``open``, not a plan built, validated and fsynced in vain, so
         the 50th plan of one second is created as fast as the first. The plan's own write
         is still exclusive (a hard link), so two creators never share an id even without
         claims. A claim left by a killed process only makes its id skipped: ``status`` and
@@ -131,6 +131,8 @@ class FileStore:
         base = f"plan-{stamp:%Y%m%d-%H%M%S}"
         for n in range(1, 10_000):
             plan_id = base if n == 1 else f"{base}-{n}"
+            if self.path_of(plan_id).exists():
+                continue  # taken: one stat, no file created
             claim = self.root / f".{plan_id}{CLAIM_SUFFIX}"
             try:
                 os.close(os.open(claim, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
@@ -138,7 +140,7 @@ class FileStore:
                 continue  # another process is creating this id right now (or died doing so)
             try:
                 if self.path_of(plan_id).exists():
-                    continue
+                    continue  # created between the stat and the claim
                 # exclusive: fails if the id is taken, never clobbers another plan
                 write_atomic(self.path_of(plan_id), self._encode(make(plan_id)), exclusive=True)
             except FileExistsError:
