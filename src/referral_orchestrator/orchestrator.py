@@ -18,10 +18,8 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import errno
-import logging
 import math
 import os
-import secrets
 import shlex
 import sys
 import time
@@ -328,6 +326,8 @@ class Orchestrator:
     def _initial_state(req: LaunchRequest, team: Roster, landing: str) -> dict[str, Any]:
         request = req.model_dump(mode="json")
         request["audience"] = list(req.audience)
+        import secrets
+
         return {"run_id": secrets.token_hex(16), "request": request, "roster": team.overrides(),
                 "landing_url": landing, "status": "running", "attempts": {}, "outcome": {}}
 
@@ -632,7 +632,7 @@ def _storage_message(plan_id: str | None, what: str, full: bool) -> str:
             f"'referral-orchestrator resume {plan_id}'")
 
 
-class _AbandonedTaskLog(logging.Filter):
+def _quiet_abandoned_tasks() -> None:
     """Drop the log line of a draft that finished after its run was stopped by an error.
 
     When a plan write fails (a full disk) while parallel drafts are still running, the
@@ -640,16 +640,19 @@ class _AbandonedTaskLog(logging.Filter):
     ``concurrent.futures`` logs a traceback. Its result is lost the way a crash loses it:
     the checkpoint does not have it, so ``resume`` runs that draft again.
     """
+    import logging  # here: commands that run no graph never import logging
 
-    def filter(self, record: logging.LogRecord) -> bool:
+    def abandoned(record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
         return not (isinstance(exc, RuntimeError) and "after shutdown" in str(exc))
 
-
-def _quiet_abandoned_tasks() -> None:
     logger = logging.getLogger("concurrent.futures")
-    if not any(isinstance(f, _AbandonedTaskLog) for f in logger.filters):
-        logger.addFilter(_AbandonedTaskLog())
+    if not any(getattr(f, "__name__", "") == _ABANDONED for f in logger.filters):
+        abandoned.__name__ = _ABANDONED
+        logger.addFilter(abandoned)
+
+
+_ABANDONED = "referral_orchestrator_abandoned_task"
 
 
 def validate_plan(file: str | Path) -> dict[str, Any]:
