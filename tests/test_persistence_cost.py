@@ -59,16 +59,22 @@ class _Watching(ScriptedRunner):
         return super().run(call)
 
 
-def test_a_plan_is_written_once_per_step_and_before_the_next_step_runs(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    writes: list[int] = []
+@pytest.fixture
+def writes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The number of transitions of every plan written through ``FileStore.write``."""
+    counts: list[int] = []
     real_write = FileStore.write
 
     def write(self: FileStore, path: Path, plan: dict[str, Any]) -> None:
-        writes.append(len(plan["transitions"]))
+        counts.append(len(plan["transitions"]))
         real_write(self, path, plan)
 
     monkeypatch.setattr(FileStore, "write", write)
+    return counts
+
+
+def test_a_plan_is_written_once_per_step_and_before_the_next_step_runs(
+        tmp_path: Path, writes: list[int]) -> None:
     runner = _Watching(tmp_path / "plans")
     result = Orchestrator(tmp_path / "plans", model=runner).launch(**SEED,
                                                                    out_dir=tmp_path / "out")
@@ -86,16 +92,8 @@ def test_a_plan_is_written_once_per_step_and_before_the_next_step_runs(
 
 
 def test_a_long_step_also_writes_as_its_branches_finish(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, writes: list[int]) -> None:
     monkeypatch.setattr(orch_module, "STEP_WRITE_INTERVAL", 0.0)  # every step is "long"
-    writes: list[int] = []
-    real_write = FileStore.write
-
-    def write(self: FileStore, path: Path, plan: dict[str, Any]) -> None:
-        writes.append(len(plan["transitions"]))
-        real_write(self, path, plan)
-
-    monkeypatch.setattr(FileStore, "write", write)
     result = Orchestrator(tmp_path / "plans").launch(**SEED, out_dir=tmp_path / "out")
     assert result.status == "completed"
     assert len(writes) >= len(result.plan["transitions"])  # one per record, as before

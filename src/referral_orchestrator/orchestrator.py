@@ -24,9 +24,8 @@ import shlex
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, ParamSpec, TypeVar
 
 from .artifacts.manifest import changed, check_free, claim
 from .errors import (
@@ -63,8 +62,7 @@ TransitionHook = Callable[[dict[str, Any]], None]
 STEP_WRITE_INTERVAL = 1.0
 
 
-@dataclass
-class _Stopped:
+class _Stopped(NamedTuple):
     """Where driving left a plan's thread: its state, the plan's chain, what is announced."""
 
     values: dict[str, Any]
@@ -74,17 +72,37 @@ class _Stopped:
     announced: int  # transitions already handed to ``on_transition``
 
 
-@dataclass
 class LaunchResult:
-    """Where a launch stands: status, plan, artifacts and what a person must do next."""
+    """Where a launch stands: status, plan, artifacts and what a person must do next.
 
-    plan_id: str
-    status: str
-    plan_path: Path
-    artifacts: dict[str, str]
-    next_actions: list[str]
-    pending: dict[str, Any] | None = None
-    plan: dict[str, Any] = field(default_factory=dict, repr=False)
+    A plain class, not a dataclass: ``dataclasses`` (with ``inspect`` and ``ast``) would
+    be most of what ``status`` imports. Compared field by field; ``plan`` is left out of
+    its repr.
+    """
+
+    _FIELDS = ("plan_id", "status", "plan_path", "artifacts", "next_actions", "pending", "plan")
+
+    def __init__(self, plan_id: str, status: str, plan_path: Path, artifacts: dict[str, str],
+                 next_actions: list[str], pending: dict[str, Any] | None = None,
+                 plan: dict[str, Any] | None = None) -> None:
+        self.plan_id = plan_id
+        self.status = status
+        self.plan_path = plan_path
+        self.artifacts = artifacts
+        self.next_actions = next_actions
+        self.pending = pending
+        self.plan: dict[str, Any] = {} if plan is None else plan
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._FIELDS[:-1])
+        return f"LaunchResult({shown})"
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return all(getattr(self, n) == getattr(other, n) for n in self._FIELDS)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, compared by value
 
     def to_dict(self) -> dict[str, Any]:
         """The stable JSON shape printed by ``--format json``."""

@@ -14,7 +14,6 @@ import contextlib
 import os
 import secrets
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 TEMP_SUFFIX = ".tmp"
@@ -71,6 +70,8 @@ def write_atomic_many(files: Iterable[tuple[Path, bytes]]) -> None:
     renamed, then each folder is fsynced: each file is still old or new, never torn, and
     all of them are durable on return. Temp files not yet renamed are removed on any error.
     """
+    from concurrent.futures import ThreadPoolExecutor  # not at import: readers never write
+
     items = [(_temp_for(path), path, data) for path, data in files]
     renamed = 0
     try:

@@ -5,7 +5,9 @@ It implements :class:`~referral_orchestrator.plan.base.Store`. Plans live in
 file, fsync, rename, fsync of the folder), so a reader - or a ``kill -9`` - never sees a
 torn file. Every load validates too, and refuses a file that is a symbolic link or whose
 ``plan_id`` is not its name (two names for one plan would mean two locks, and a write
-through a link replaces the link with a copy).
+through a link replaces the link with a copy). A file is the C encoder's compact JSON, one
+top-level field per line and one transition per line (``chain.encode_plan``); a new plan's
+id is claimed with an empty ``.<id>.claim`` file while it is built (:meth:`FileStore.create`).
 
 Commands that change a plan hold its lock for the whole read-modify-write: a ``filelock``
 lock (``fcntl`` on POSIX, ``msvcrt`` on Windows) named after the plan id, in the plan's own
