@@ -187,17 +187,17 @@ def persistence(root: Path, rounds: int) -> list[dict[str, Any]]:
 
 def write_parts(root: Path, tasks: int, rounds: int) -> dict[str, float]:
     """Median split of one write at ``tasks`` tasks: verify, encode, fsync'd file write."""
-    from referral_orchestrator.plan.chain import verify
+    from referral_orchestrator.plan.chain import encode_plan, verify
 
     values, plan = final_state(root / "parts")
     doc = build(plan_meta(plan), scaled(values, tasks), plan["transitions"])
     store = PlanStore(root / "parts" / "p")
     store.ensure()
     path = store.path_of(doc["plan_id"])
-    parts: dict[str, list[float]] = {"verify": [], "json_dumps": [], "full_write": []}
+    parts: dict[str, list[float]] = {"verify": [], "encode_plan": [], "full_write": []}
     for _ in range(rounds):
         parts["verify"].append(clock(lambda: verify(doc)))
-        parts["json_dumps"].append(clock(lambda: json.dumps(doc, indent=2, ensure_ascii=False)))
+        parts["encode_plan"].append(clock(lambda: encode_plan(doc)))
         parts["full_write"].append(clock(lambda: store.write(path, doc)))
     return {k: statistics.median(v) for k, v in parts.items()}
 

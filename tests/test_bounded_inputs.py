@@ -61,7 +61,7 @@ def test_out_of_range_launch_options_exit_2_and_write_nothing(
 
 
 def test_an_http_landing_url_is_still_accepted(workdir: Path, orch: Orchestrator) -> None:
-    from referral_orchestrator.launch.request import check_landing_url
+    from referral_orchestrator.launch.checks import check_landing_url
 
     assert check_landing_url("https://www.example.com/refer?x=1") == (
         "https://www.example.com/refer?x=1")

@@ -76,12 +76,19 @@ SqliteSaver.put_writes = put_writes
 from referral_orchestrator import orchestrator
 from referral_orchestrator.testing import ScriptedRunner
 
+order = {"n": 0}
+
 class Runner(ScriptedRunner):
     def run(self, call):
         if kind == "drafts" and call.stage in ("communications", "partner-kit", "enablement"):
-            first = not drafting.is_set()
+            with lock:
+                order["n"] += 1
+                nth = order["n"]
             drafting.set()
-            if not first:  # the other drafts are still running when the write fails
+            if nth == 2:  # a long fan-out: the plan is written as its drafts come in
+                import time
+                time.sleep(orchestrator.STEP_WRITE_INTERVAL + 0.2)
+            elif nth > 2:  # the other drafts are still running when that write fails
                 failed.wait(30)
         return super().run(call)
 

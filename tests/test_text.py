@@ -87,3 +87,41 @@ def test_json_for_the_terminal_escapes_c1_and_bidi_but_keeps_the_data() -> None:
 def test_a_no_break_space_survives_while_line_breaks_become_spaces() -> None:
     assert text.md_text("20\u00a0€") == "20\u00a0€"
     assert text.one_line("a\u2028b\x85c\vd\r\ne") == "a b c d e"
+
+
+def _strip_unsafe_per_character(value: str, keep_newlines: bool) -> str:
+    """The definition strip_unsafe's ASCII fast path must match, character by character."""
+    value = text._LINE_BREAKS.sub("\n", value)
+    keep = "\n\t" if keep_newlines else ""
+    return "".join(ch if ch in keep else " " if ch in "\n\t" else ch
+                   for ch in value if ch in "\n\t" or not text.is_unsafe(ch))
+
+
+@pytest.mark.parametrize("keep_newlines", [False, True])
+def test_strip_unsafe_ascii_fast_path_matches_the_per_character_definition(
+        keep_newlines: bool) -> None:
+    samples = ["".join(chr(c) for c in range(128)), "a\r\nb\rc\vd\fe\x1cf\tg\x7fh\x00",
+               "plain text", ""] + [chr(c) * 3 + "x" + chr(c) for c in range(128)]
+    for sample in samples:
+        assert text.strip_unsafe(sample, keep_newlines=keep_newlines) == (
+            _strip_unsafe_per_character(sample, keep_newlines))
+
+
+def test_md_text_checks_only_links_that_appear_in_the_text(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # a launch hands every cell all its tracking links (84 at 7 x 12): checking each one
+    # with urlsplit for every cell was most of a large launch's rendering time
+    links = frozenset(f"https://example.com/r?utm_source=s{i}" for i in range(84))
+    checked: list[str] = []
+    real = text.plain_url
+
+    def counting(url: str) -> bool:
+        checked.append(url)
+        return real(url)
+
+    monkeypatch.setattr(text, "plain_url", counting)
+    assert text.md_text("No link *here*", links) == "No link \\*here\\*"
+    assert checked == []
+    one = "https://example.com/r?utm_source=s7"
+    assert text.md_text(f"Go to {one} now", links) == f"Go to <{one}> now"
+    assert checked == [one]

@@ -1,9 +1,10 @@
 """Launch, approve, decide, resume and report - the API behind the CLI and agent hosts.
 
 The orchestrator drives the compiled graph with its store's checkpointer (thread id = plan
-id) and writes the plan after every node update LangGraph streams, so the plan's
-``transitions`` are exactly the stream's updates, in order. After a crash the checkpoint
-is the truth: missing records are merged back from it (by key) before the run goes on.
+id) and writes the plan once per super-step, with every record the step's updates
+brought, before the next step runs (``_stream``), so the plan's ``transitions`` are exactly
+the stream's updates, in order. After a crash the checkpoint is the truth: missing records
+are merged back from it (by key) before the run goes on.
 Plans, locks and checkpoints are reached only through a :class:`~referral_orchestrator.
 plan.base.Store` (default: a :class:`~referral_orchestrator.plan.store.FileStore`).
 
@@ -14,24 +15,19 @@ for that plan (``_drive``), *project* the plan from the state it stopped in (the
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import datetime as dt
 import errno
-import logging
 import math
 import os
-import secrets
 import shlex
-import sqlite3
+import sys
+import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple, ParamSpec, TypeVar
 
 from .artifacts.manifest import changed, check_free, claim
-from .engine.roster import Roster, load_roster, roster_from_overrides
-from .engine.state import RunContext
 from .errors import (
     ArtifactsTampered,
     CheckpointMismatch,
@@ -40,32 +36,35 @@ from .errors import (
     StorageError,
     UsageError,
 )
-from .launch.channels import normalize_channel
-from .launch.request import (
-    LaunchRequest,
+from .launch.checks import (
     check_landing_url,
     check_launch_window,
     check_limits,
     check_note,
     parse_date,
-    parse_request,
 )
 from .plan.base import PlanRef, Store
 from .plan.chain import chain, checkpoint_mismatch
-from .plan.record import build, project, values_from_plan
 from .plan.signing import signing_key
 from .plan.store import DEFAULT_PLANS_DIR, LOCK_TIMEOUT, FileStore
 from .plan.stores import open_store
-from .runners import AgentRunner, resolve_runner
+
+if TYPE_CHECKING:  # the rest is imported where a run needs it: status and validate do not
+    from .engine.roster import Roster
+    from .launch.request import LaunchRequest
+    from .runners import AgentRunner
 
 DEFAULT_LANDING = "https://www.example.com/refer/{slug}"
 LOCK_TIMEOUT_ENV = "REFERRAL_ORCHESTRATOR_LOCK_TIMEOUT"
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 TransitionHook = Callable[[dict[str, Any]], None]
 SPONSOR = "exec-sponsor"  # the role whose allow-list covers escalation decisions
+# A super-step running longer than this also writes the plan as its branches finish
+STEP_WRITE_INTERVAL = 1.0
 
 
-@dataclass
-class _Stopped:
+class _Stopped(NamedTuple):
     """Where driving left a plan's thread: its state, the plan's chain, what is announced."""
 
     values: dict[str, Any]
@@ -75,17 +74,37 @@ class _Stopped:
     announced: int  # transitions already handed to ``on_transition``
 
 
-@dataclass
 class LaunchResult:
-    """Where a launch stands: status, plan, artifacts and what a person must do next."""
+    """Where a launch stands: status, plan, artifacts and what a person must do next.
 
-    plan_id: str
-    status: str
-    plan_path: Path
-    artifacts: dict[str, str]
-    next_actions: list[str]
-    pending: dict[str, Any] | None = None
-    plan: dict[str, Any] = field(default_factory=dict, repr=False)
+    A plain class, not a dataclass: ``dataclasses`` (with ``inspect`` and ``ast``) would
+    be most of what ``status`` imports. Compared field by field; ``plan`` is left out of
+    its repr.
+    """
+
+    _FIELDS = ("plan_id", "status", "plan_path", "artifacts", "next_actions", "pending", "plan")
+
+    def __init__(self, plan_id: str, status: str, plan_path: Path, artifacts: dict[str, str],
+                 next_actions: list[str], pending: dict[str, Any] | None = None,
+                 plan: dict[str, Any] | None = None) -> None:
+        self.plan_id = plan_id
+        self.status = status
+        self.plan_path = plan_path
+        self.artifacts = artifacts
+        self.next_actions = next_actions
+        self.pending = pending
+        self.plan: dict[str, Any] = {} if plan is None else plan
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._FIELDS[:-1])
+        return f"LaunchResult({shown})"
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return all(getattr(self, n) == getattr(other, n) for n in self._FIELDS)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, compared by value
 
     def to_dict(self) -> dict[str, Any]:
         """The stable JSON shape printed by ``--format json``."""
@@ -169,6 +188,9 @@ class Orchestrator:
         calendar; ``timezone`` (IANA) the wall clock of sessions and go-live; ``currency``
         (ISO 4217, default: the country's) the reward copy.
         """
+        from .engine.roster import Roster, load_roster
+        from .launch.request import parse_request
+
         landing_url = check_landing_url(landing_url)
         locale = dict(country=country, subdivision=subdivision, timezone=timezone,
                       currency=currency)
@@ -190,6 +212,8 @@ class Orchestrator:
     def _launch(self, req: LaunchRequest, team: Roster, given: dict[str, Any],
                 runner: AgentRunner, out_dir: str | Path | None,
                 landing_url: str | None) -> LaunchResult:
+        from .plan.record import build
+
         preflight = getattr(runner, "preflight", None)
         if callable(preflight):
             preflight()  # a missing or rejected key stops here, before anything is written
@@ -253,6 +277,8 @@ class Orchestrator:
             if decision == "descope":
                 if channel is None:
                     raise InvalidDecision("descope needs --channel: name the channel to drop")
+                from .launch.channels import normalize_channel
+
                 cid = normalize_channel(channel)
                 if cid not in req["channels"] or len(req["channels"]) < 2:
                     raise InvalidDecision(
@@ -320,23 +346,23 @@ class Orchestrator:
 
     async def alaunch(self, *args: Any, **kwargs: Any) -> LaunchResult:
         """Async :meth:`launch` (runs in a worker thread; never blocks the event loop)."""
-        return await asyncio.to_thread(self.launch, *args, **kwargs)
+        return await _in_thread(self.launch, *args, **kwargs)
 
     async def aapprove(self, *args: Any, **kwargs: Any) -> LaunchResult:
         """Async :meth:`approve`."""
-        return await asyncio.to_thread(self.approve, *args, **kwargs)
+        return await _in_thread(self.approve, *args, **kwargs)
 
     async def aescalation(self, *args: Any, **kwargs: Any) -> LaunchResult:
         """Async :meth:`escalation`."""
-        return await asyncio.to_thread(self.escalation, *args, **kwargs)
+        return await _in_thread(self.escalation, *args, **kwargs)
 
     async def aresume(self, plan: PlanRef, *, from_plan: bool = False) -> LaunchResult:
         """Async :meth:`resume`."""
-        return await asyncio.to_thread(self.resume, plan, from_plan=from_plan)
+        return await _in_thread(self.resume, plan, from_plan=from_plan)
 
     async def astatus(self, plan: PlanRef, **kwargs: Any) -> LaunchResult:
         """Async :meth:`status`."""
-        return await asyncio.to_thread(self.status, plan, **kwargs)
+        return await _in_thread(self.status, plan, **kwargs)
 
     # -- internals --------------------------------------------------------------------
 
@@ -344,6 +370,8 @@ class Orchestrator:
     def _initial_state(req: LaunchRequest, team: Roster, landing: str) -> dict[str, Any]:
         request = req.model_dump(mode="json")
         request["audience"] = list(req.audience)
+        import secrets
+
         return {"run_id": secrets.token_hex(16), "request": request, "roster": team.overrides(),
                 "landing_url": landing, "status": "running", "attempts": {}, "outcome": {}}
 
@@ -372,6 +400,8 @@ class Orchestrator:
         """Seed a fresh checkpoint thread from the plan, at the node its state ends at."""
         from langgraph.graph import START
 
+        from .plan.record import values_from_plan
+
         config = self._config(doc)
         with self._graph(home, doc["plan_id"]) as graph:
             try:
@@ -398,6 +428,8 @@ class Orchestrator:
         The store says who it is (a database: the authenticated role; files: ``by`` or the
         OS user, self-asserted); the plan's roster may list who decides for each role.
         """
+        from .engine.roster import roster_from_overrides
+
         identity = home.identity(by)
         why = roster_from_overrides(doc["request"]["roster"]).may_decide(role, identity["name"])
         if why is not None:
@@ -508,6 +540,9 @@ class Orchestrator:
                meta: dict[str, Any], graph_input: Any, runner: AgentRunner, *,
                fresh: bool) -> _Stopped:
         """Run the plan's thread until it waits, ends or fails; persist every transition."""
+        from .engine.state import RunContext
+        from .plan.record import values_from_plan
+
         ctx = RunContext(runner=runner, clock=self.clock, max_concurrency=self.max_concurrency)
         config = {**self._config(doc), "max_concurrency": self.max_concurrency,
                   "recursion_limit": 200}
@@ -548,11 +583,21 @@ class Orchestrator:
                 meta: dict[str, Any], values: dict[str, Any],
                 transitions: list[dict[str, Any]], announced: int,
                 ) -> tuple[list[dict[str, Any]], int]:
-        """Write the plan each time the stream brings new transitions; announce them."""
+        """Write the plan once per super-step with the step's transitions; announce them.
+
+        A step's parallel branches (the fan-out's drafts) bring one update each; their
+        records are written together when the step ends (its ``values`` chunk), before the
+        generator is resumed, so before the next step can start. A step that runs longer
+        than ``STEP_WRITE_INTERVAL`` also writes what it has so far when a new update comes
+        in, so a long fan-out shows progress. Until a record is in the plan it is in the
+        checkpoint (LangGraph saves each task's writes as it finishes): a crash loses none.
+        """
         # The plan records the state of the last checkpointed step ("settled"), never a
         # newer one: a values chunk is emitted before its checkpoint is written, and is
         # only known to be durable once the next step's updates arrive.
         settled = latest = values
+        written = time.monotonic()
+        dirty = False
         for mode, chunk in chunks:
             if mode == "values":
                 latest = {k: v for k, v in chunk.items() if not k.startswith("__")}
@@ -563,17 +608,30 @@ class Orchestrator:
                            for r in upd.get("transitions", [])]
                 merged = self._merge(transitions, records)
             if len(merged) != len(transitions):
-                transitions = merged
-                meta["updated_at"] = self.clock().isoformat()
-                home.write(path, build(meta, settled, transitions))
-                self._announce(transitions[announced:])
-                announced = len(transitions)
+                transitions, dirty = merged, True
+            if dirty and (mode == "values"
+                          or time.monotonic() - written >= STEP_WRITE_INTERVAL):
+                self._persist(home, path, meta, settled, transitions, announced)
+                announced, dirty, written = len(transitions), False, time.monotonic()
+        if dirty:  # the stream stopped inside a step (an interrupt): write what it brought
+            self._persist(home, path, meta, settled, transitions, announced)
+            announced = len(transitions)
         return transitions, announced
+
+    def _persist(self, home: Store, path: Path, meta: dict[str, Any], settled: dict[str, Any],
+                 transitions: list[dict[str, Any]], announced: int) -> None:
+        """Write the plan with ``transitions``, then announce the ones not yet announced."""
+        from .plan.record import build
+
+        meta["updated_at"] = self.clock().isoformat()
+        home.write(path, build(meta, settled, transitions))
+        self._announce(transitions[announced:])
 
     def _finish(self, home: Store, path: Path, meta: dict[str, Any],
                 stopped: _Stopped) -> LaunchResult:
         """Render the artifacts, project the final plan, write it, announce the rest."""
         from .artifacts.render import render
+        from .plan.record import project
 
         written = render(stopped.values, Path(meta["out_dir"]), plan_id=meta["plan_id"],
                          plan_path=path)
@@ -606,6 +664,19 @@ class Orchestrator:
                             pending=plan.get("pending"), plan=plan)
 
 
+def resolve_runner(model: Any, **options: Any) -> AgentRunner:
+    """:func:`referral_orchestrator.runners.resolve_runner`, imported on first use."""
+    from .runners import resolve_runner as resolve
+
+    return resolve(model, **options)
+
+
+async def _in_thread(fn: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
+    import asyncio  # imported here: status and validate never run an event loop
+
+    return await asyncio.to_thread(fn, *args, **kwargs)
+
+
 # errno values that mean "the disk or the file system refused the write"
 _FULL = {errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)}
 _REFUSED = {errno.EACCES, errno.EPERM, errno.EROFS, errno.EIO, errno.ENOENT, errno.ENOTDIR}
@@ -620,16 +691,20 @@ def _storage_errors(plan_id: str | None) -> Iterator[None]:
     """
     try:
         yield
-    except sqlite3.Error as exc:
-        full = "full" in str(exc).lower()
-        raise StorageError(_storage_message(plan_id, f"the checkpoint database failed ({exc})",
-                                            full)) from exc
     except OSError as exc:
         if exc.errno not in _FULL | _REFUSED:
             raise
         where = f" ({exc.filename})" if exc.filename else ""
         raise StorageError(_storage_message(
             plan_id, f"{exc.strerror or exc}{where}", exc.errno in _FULL)) from exc
+    except Exception as exc:
+        # sqlite3 is imported by the checkpointer only: without it no such error can occur
+        sqlite3 = sys.modules.get("sqlite3")
+        if sqlite3 is None or not isinstance(exc, sqlite3.Error):
+            raise
+        full = "full" in str(exc).lower()
+        raise StorageError(_storage_message(plan_id, f"the checkpoint database failed ({exc})",
+                                            full)) from exc
 
 
 def _storage_message(plan_id: str | None, what: str, full: bool) -> str:
@@ -640,7 +715,7 @@ def _storage_message(plan_id: str | None, what: str, full: bool) -> str:
             f"'referral-orchestrator resume {plan_id}'")
 
 
-class _AbandonedTaskLog(logging.Filter):
+def _quiet_abandoned_tasks() -> None:
     """Drop the log line of a draft that finished after its run was stopped by an error.
 
     When a plan write fails (a full disk) while parallel drafts are still running, the
@@ -648,16 +723,19 @@ class _AbandonedTaskLog(logging.Filter):
     ``concurrent.futures`` logs a traceback. Its result is lost the way a crash loses it:
     the checkpoint does not have it, so ``resume`` runs that draft again.
     """
+    import logging  # here: commands that run no graph never import logging
 
-    def filter(self, record: logging.LogRecord) -> bool:
+    def abandoned(record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
         return not (isinstance(exc, RuntimeError) and "after shutdown" in str(exc))
 
-
-def _quiet_abandoned_tasks() -> None:
     logger = logging.getLogger("concurrent.futures")
-    if not any(isinstance(f, _AbandonedTaskLog) for f in logger.filters):
-        logger.addFilter(_AbandonedTaskLog())
+    if not any(getattr(f, "__name__", "") == _ABANDONED for f in logger.filters):
+        abandoned.__name__ = _ABANDONED
+        logger.addFilter(abandoned)
+
+
+_ABANDONED = "referral_orchestrator_abandoned_task"
 
 
 def validate_plan(file: str | Path, store: Store | None = None, *,

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from referral_orchestrator.errors import OutFolderTaken
-from referral_orchestrator.plan.atomic import sweep, write_atomic
+from referral_orchestrator.plan.atomic import sweep, write_atomic, write_atomic_many
 
 MANIFEST = ".referral-orchestrator.json"
 
@@ -104,6 +104,7 @@ def publish(folder: Path, plan_id: str, plan_path: Path,
     if owner is None or owner["plan_id"] != plan_id:
         claim(folder, plan_id, plan_path)
         owner = {"files": {}}
+    sweep(folder, [MANIFEST])  # a killed writer's temp manifest (the folder is this plan's)
     owned: dict[str, str] = dict(owner["files"])
     clash = next((rel for rel in sorted(files) if rel not in owned
                   and (folder / rel).exists()), None)
@@ -113,11 +114,11 @@ def publish(folder: Path, plan_id: str, plan_path: Path,
             f"away, then run 'referral-orchestrator resume {plan_id}'")
     digests = {rel: digest(data) for rel, data in sorted(files.items())}
     write_atomic(folder / MANIFEST, _encode(plan_id, plan_path, {**owned, **digests}))
-    for rel, data in sorted(files.items()):
+    for rel in sorted(files):
         path = folder / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         sweep(path.parent, [path.name])  # a killed writer's temp file
-        write_atomic(path, data)
+    write_atomic_many((folder / rel, data) for rel, data in sorted(files.items()))
     for rel in sorted(set(owned) - set(files)):
         path = folder / rel
         with contextlib.suppress(OSError):

@@ -10,67 +10,25 @@ ends read as LF (:func:`read_content`).
 from __future__ import annotations
 
 import functools
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
-from jsonschema import Draft202012Validator
 
 from referral_orchestrator.errors import ReferralError
 
-_PACKAGE = Path(__file__).resolve().parent.parent  # the referral_orchestrator package
+from .schema import (  # re-exported: the content API is one module
+    clean_text,
+    content_root,
+    fast_validator,
+    load_schema,
+    read_content,
+    validator,
+)
 
-
-@functools.cache
-def content_root() -> Path:
-    """The folder holding agents/, skills/, prompts/ and schemas/."""
-    bundled = _PACKAGE / "_content"
-    if (bundled / "schemas").is_dir():
-        return bundled
-    source = _PACKAGE.parent.parent  # src/referral_orchestrator -> repository root
-    if (source / "schemas").is_dir():
-        return source
-    raise ReferralError("content folders not found: reinstall referral-orchestrator")
-
-
-def clean_text(text: str) -> str:
-    """Text as written on any platform: no byte-order mark, LF line ends."""
-    return text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
-
-
-def read_content(path: Path) -> str:
-    """Read a content file (UTF-8, with or without a BOM, any line ends) as clean text."""
-    return clean_text(path.read_bytes().decode("utf-8"))
-
-
-@functools.cache
-def load_schema(name: str) -> dict[str, Any]:
-    """Load ``schemas/<name>.schema.json``."""
-    path = content_root() / "schemas" / f"{name}.schema.json"
-    data: dict[str, Any] = json.loads(read_content(path))
-    return data
-
-
-@functools.cache
-def validator(name: str) -> Draft202012Validator:
-    """A compiled (cached) validator for ``schemas/<name>.schema.json``."""
-    schema = load_schema(name)
-    Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
-
-
-@functools.cache
-def fast_validator(name: str) -> Any:
-    """A compiled jsonschema-rs validator for hot paths (plan writes and loads), or ``None``
-    when jsonschema-rs is missing. jsonschema stays the authority that explains failures."""
-    try:
-        import jsonschema_rs
-    except ImportError:  # pragma: no cover - optional speed-up
-        return None
-    return jsonschema_rs.validator_for(load_schema(name), validate_formats=True)
-
+__all__ = ["clean_text", "content_root", "fast_validator", "load_schema", "read_content",
+           "validator"]
 
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml is ~10x faster
 MAX_YAML_DEPTH = 16

@@ -14,7 +14,7 @@ import json
 from typing import Any
 
 from referral_orchestrator.errors import BadSignature, PlanInvalid, PlanTampered, PlanUnsigned
-from referral_orchestrator.launch.content import fast_validator, validator
+from referral_orchestrator.launch.schema import fast_validator, validator
 
 from .signing import plan_signature, signature_problem, signing_key
 
@@ -30,6 +30,30 @@ def canonical(data: Any) -> bytes:
 def sha256(data: Any) -> str:
     """SHA-256 hex of the canonical JSON of ``data``."""
     return hashlib.sha256(canonical(data)).hexdigest()
+
+
+def _compact(data: Any) -> str:
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+
+def encode_plan(plan: dict[str, Any]) -> tuple[bytes, str]:
+    """The file bytes of a plan and the SHA-256 of its body (for :func:`verify`).
+
+    Both come from the C encoder (``json.dumps`` without ``indent``): the file keeps every
+    object's own key order (an approval's order is the order people were asked in), with
+    one top-level field per line and one item per line for top-level lists - a transition
+    is one line - so it diffs line by line and reads with ``jq``; the digest is over the
+    canonical encoding, as ever. ``indent=2`` used the pure-Python encoder, ~6x slower.
+    """
+    lines = []
+    for key, value in plan.items():
+        name = _compact(key)
+        if isinstance(value, list) and value:
+            lines.append(name + ":[\n" + ",\n".join(_compact(v) for v in value) + "\n]")
+        else:
+            lines.append(f"{name}:{_compact(value)}")
+    digest = sha256({k: v for k, v in plan.items() if k != "integrity"})
+    return ("{\n" + ",\n".join(lines) + "\n}\n").encode(), digest
 
 
 def chain(records: list[dict[str, Any]], prior: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -60,8 +84,12 @@ def seal(plan: dict[str, Any]) -> dict[str, Any]:
     return plan
 
 
-def verify(plan: Any, source: str = "plan") -> dict[str, Any]:
-    """Schema-validate a plan and check its chain and digest; raise PlanInvalid/PlanTampered."""
+def verify(plan: Any, source: str = "plan", *, body_sha256: str | None = None) -> dict[str, Any]:
+    """Schema-validate a plan and check its chain and digest; raise PlanInvalid/PlanTampered.
+
+    ``body_sha256`` is the digest of the body when the caller has just computed it from
+    the same document (:func:`encode_plan`); it is then not computed again.
+    """
     fast = fast_validator("plan")  # ~50x faster; a plan it rejects goes to jsonschema
     errors = [] if fast is not None and fast.is_valid(plan) else sorted(
         validator("plan").iter_errors(plan), key=lambda e: list(e.path))
@@ -77,9 +105,10 @@ def verify(plan: Any, source: str = "plan") -> dict[str, Any]:
                 "the plan was edited; restore it from version control or start a new launch"
             )
         prev = rec["hash"]
-    body = {k: v for k, v in plan.items() if k != "integrity"}
+    if body_sha256 is None:
+        body_sha256 = sha256({k: v for k, v in plan.items() if k != "integrity"})
     integrity = plan["integrity"]
-    if integrity["chain_head"] != prev or sha256(body) != integrity["body_sha256"]:
+    if integrity["chain_head"] != prev or body_sha256 != integrity["body_sha256"]:
         raise PlanTampered(
             f"{source}: body digest does not match (a field outside the transitions was edited): "
             "restore the plan from version control or start a new launch"

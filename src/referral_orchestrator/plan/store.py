@@ -5,7 +5,9 @@ It implements :class:`~referral_orchestrator.plan.base.Store`. Plans live in
 file, fsync, rename, fsync of the folder), so a reader - or a ``kill -9`` - never sees a
 torn file. Every load validates too, and refuses a file that is a symbolic link or whose
 ``plan_id`` is not its name (two names for one plan would mean two locks, and a write
-through a link replaces the link with a copy).
+through a link replaces the link with a copy). A file is the C encoder's compact JSON, one
+top-level field per line and one transition per line (``chain.encode_plan``); a new plan's
+id is claimed with an empty ``.<id>.claim`` file while it is built (:meth:`FileStore.create`).
 
 Commands that change a plan hold its lock for the whole read-modify-write: a ``filelock``
 lock (``fcntl`` on POSIX, ``msvcrt`` on Windows) named after the plan id, in the plan's own
@@ -27,8 +29,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from filelock import FileLock, SoftFileLock, Timeout
-
 from referral_orchestrator.errors import (
     PlanBusy,
     PlanError,
@@ -39,13 +39,14 @@ from referral_orchestrator.errors import (
 
 from .atomic import sweep, write_atomic
 from .base import PlanRef, Store, artifact_files, filter_rows, self_asserted
-from .chain import verify
+from .chain import encode_plan, verify
 from .signing import SignedSerializer, signing_key
 
 if TYPE_CHECKING:
     from langgraph.checkpoint.sqlite import SqliteSaver
 
 CHECKPOINTS = "checkpoints.sqlite"
+CLAIM_SUFFIX = ".claim"
 LOCK_TIMEOUT = 60.0
 DEFAULT_PLANS_DIR = ".claude/plans"
 # relative on purpose: the launch records it absolute, from the working directory it ran in
@@ -121,15 +122,38 @@ class FileStore:
 
     def create(self, make: Callable[[str], dict[str, Any]],
                stamp: dt.datetime) -> tuple[str, Path]:
-        """Write ``make(plan_id)`` under the first free id for ``stamp``; returns (id, path)."""
+        """Write ``make(plan_id)`` under the first free id for ``stamp``; returns (id, path).
+
+        An id is claimed before its plan is built: an empty ``.<id>.claim`` file created
+        exclusively (``O_EXCL``) beside the plans, removed once the plan is written. A
+        taken id - its plan already there, or its claim held by another process - costs a
+        ``stat`` or a failed ``open``, not a plan built, validated and fsynced in vain, so
+        the 50th plan of one second is created as fast as the first. The plan's own write
+        is still exclusive (a hard link), so two creators never share an id even without
+        claims. A claim left by a killed process only makes its id skipped: ``status`` and
+        later launches read ``plan-*.json`` files alone.
+        """
         self.ensure()
         base = f"plan-{stamp:%Y%m%d-%H%M%S}"
         for n in range(1, 10_000):
             plan_id = base if n == 1 else f"{base}-{n}"
-            try:  # exclusive: fails if the id is taken, never clobbers another plan
+            if self.path_of(plan_id).exists():
+                continue  # taken: one stat, no file created
+            claim = self.root / f".{plan_id}{CLAIM_SUFFIX}"
+            try:
+                os.close(os.open(claim, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            except FileExistsError:
+                continue  # another process is creating this id right now (or died doing so)
+            try:
+                if self.path_of(plan_id).exists():
+                    continue  # created between the stat and the claim
+                # exclusive: fails if the id is taken, never clobbers another plan
                 write_atomic(self.path_of(plan_id), self._encode(make(plan_id)), exclusive=True)
             except FileExistsError:
                 continue
+            finally:
+                with contextlib.suppress(OSError):
+                    claim.unlink()
             return plan_id, self.path_of(plan_id)
         raise PlanInvalid(f"too many plans created at {base}")  # pragma: no cover
 
@@ -219,10 +243,16 @@ class FileStore:
 
         key = signing_key()
         conn = sqlite3.connect(self.checkpoint_path, check_same_thread=False, timeout=60)
+        saver = SqliteSaver(conn, serde=None if key is None else SignedSerializer(key))
         try:
-            yield SqliteSaver(conn, serde=None if key is None else SignedSerializer(key))
+            yield saver
         finally:
-            conn.close()
+            # under the saver's lock: a branch still finishing after its run stopped (a
+            # failed plan write mid fan-out) saves its writes through this connection from
+            # another thread; closing it under that write crashed the interpreter. A save
+            # after the close fails with sqlite3.ProgrammingError, like a crash's lost write.
+            with saver.lock:
+                conn.close()
 
     @contextlib.contextmanager
     def lock(self, plan_id: str) -> Iterator[None]:
@@ -230,6 +260,8 @@ class FileStore:
 
         Waits at most ``lock_timeout`` seconds, then raises ``PlanBusy``.
         """
+        from filelock import FileLock, SoftFileLock, Timeout
+
         self.ensure()
         path = self.root / f".{plan_id}.lock"
         lock = FileLock(str(path), timeout=self.lock_timeout)
@@ -249,8 +281,9 @@ class FileStore:
 
     @staticmethod
     def _encode(plan: dict[str, Any]) -> bytes:
-        verify(plan, f"plan {plan.get('plan_id')}")
-        return (json.dumps(plan, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+        data, digest = encode_plan(plan)  # one canonical encoding: the file and the digest
+        verify(plan, f"plan {plan.get('plan_id')}", body_sha256=digest)
+        return data
 
 
 PlanStore = FileStore

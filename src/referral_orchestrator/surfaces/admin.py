@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from referral_orchestrator.errors import PlanError, UsageError
-from referral_orchestrator.launch.request import parse_date
+from referral_orchestrator.launch.checks import parse_date
 from referral_orchestrator.plan.base import Store, artifact_files
 from referral_orchestrator.plan.pgstore import PgStore
 from referral_orchestrator.plan.store import FileStore

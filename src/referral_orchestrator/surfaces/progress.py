@@ -16,19 +16,30 @@ are plain ``Text``, never console markup.
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Callable
 from types import TracebackType
 from typing import IO, Any, Literal
 
-from referral_orchestrator.launch.stages import NODES
 from referral_orchestrator.launch.text import one_line
 
 Mode = Literal["rich", "plain", "quiet"]
 
-# Graph node ids in flow order, as the stage registry names them; the ladder's rungs last.
-STAGES: dict[str, str] = {node: label for node, label in NODES.items()}
+
+
+@functools.cache
+def stages() -> dict[str, str]:
+    """Graph node ids in flow order, as the stage registry names them; the ladder's last.
+
+    Read on the first record: a command that shows none (``status``) never imports the
+    stage registry and its pydantic models.
+    """
+    from referral_orchestrator.launch.stages import NODES
+
+    return {node: label for node, label in NODES.items()}
+
 _DONE = {"completed", "qa_passed", "drafted", "merged", "approved", "remediated", "live",
          "proceed", "decided", "reassigned"}
 _BAD = {"qa_failed", "failed", "rejected", "approval_slipped", "escalated", "halted", "halt"}
@@ -93,7 +104,7 @@ class Progress:
     def describe(record: dict[str, Any]) -> str:
         """A transition record in words: stage, event, agent, attempt, reason."""
         node = one_line(record.get("node", "?"))
-        parts = [f"{STAGES.get(node, node):<28}", f"{one_line(record.get('event', '')):<16}"]
+        parts = [f"{stages().get(node, node):<28}", f"{one_line(record.get('event', '')):<16}"]
         if record.get("agent"):
             parts.append(f"by {one_line(record['agent'])}")
         if record.get("attempt", 0) and record["attempt"] > 1:
@@ -110,7 +121,7 @@ class Progress:
             return "starting"
         last = self.records[-1]
         node = str(last.get("node", ""))
-        return one_line(last.get("agent") or STAGES.get(node, node))
+        return one_line(last.get("agent") or stages().get(node, node))
 
     def render(self) -> Any:
         """The rich renderable: a header and one row per stage seen so far."""
@@ -124,15 +135,15 @@ class Progress:
         table = Table(box=None, pad_edge=False, show_edge=False)
         for col in ("", "stage", "event", "agent", "try", "at"):
             table.add_column(col, no_wrap=col != "event")
-        order = [n for n in STAGES if n in self.rows] + [n for n in self.rows
-                                                         if n not in STAGES]
+        order = [n for n in stages() if n in self.rows] + [n for n in self.rows
+                                                         if n not in stages()]
         for node in order:
             row = self.rows[node]
             event = str(row["event"])
             mark, style = (("✓", "green") if event in _DONE else
                            ("✗", "red") if event in _BAD else ("…", "yellow"))
             count = f" x{row['count']}" if row["count"] > 1 else ""
-            table.add_row(Text(mark, style=style), Text(one_line(STAGES.get(node, node)) + count),
+            table.add_row(Text(mark, style=style), Text(one_line(stages().get(node, node)) + count),
                           Text(one_line(event)), Text(one_line(row["agent"] or "-")),
                           Text(one_line(row["attempt"] or "")), f"{row['elapsed']:.1f}s")
         return Group(header, table)
