@@ -17,23 +17,18 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import errno
-import math
-import os
-import shlex
-import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, ParamSpec, TypeVar
 
-from .artifacts.manifest import changed, check_free, claim
+from .artifacts.manifest import check_free, claim
+from .artifacts.result import LaunchResult
+from .artifacts.verify import validate_plan
 from .errors import (
-    ArtifactsTampered,
     CheckpointMismatch,
     InvalidDecision,
     RunHalted,
-    StorageError,
     UsageError,
 )
 from .launch.checks import (
@@ -44,18 +39,21 @@ from .launch.checks import (
     parse_date,
 )
 from .plan.base import PlanRef, Store
-from .plan.chain import chain, checkpoint_mismatch
+from .plan.chain import chain
+from .plan.faults import quiet_abandoned_tasks, storage_errors
+from .plan.recovery import check_thread, rebuild
 from .plan.signing import signing_key
-from .plan.store import DEFAULT_PLANS_DIR, LOCK_TIMEOUT, FileStore
-from .plan.stores import open_store
+from .plan.store import DEFAULT_PLANS_DIR
+from .plan.stores import lock_timeout_from_env, open_store
 
 if TYPE_CHECKING:  # the rest is imported where a run needs it: status and validate do not
     from .engine.roster import Roster
     from .launch.request import LaunchRequest
     from .runners import AgentRunner
 
+__all__ = ["LaunchResult", "Orchestrator", "launch_program", "resolve_runner", "validate_plan"]
+
 DEFAULT_LANDING = "https://www.example.com/refer/{slug}"
-LOCK_TIMEOUT_ENV = "REFERRAL_ORCHESTRATOR_LOCK_TIMEOUT"
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
 TransitionHook = Callable[[dict[str, Any]], None]
@@ -72,75 +70,6 @@ class _Stopped(NamedTuple):
     interrupts: list[dict[str, Any]]
     finished: bool  # no task left to run
     announced: int  # transitions already handed to ``on_transition``
-
-
-class LaunchResult:
-    """Where a launch stands: status, plan, artifacts and what a person must do next.
-
-    A plain class, not a dataclass: ``dataclasses`` (with ``inspect`` and ``ast``) would
-    be most of what ``status`` imports. Compared field by field; ``plan`` is left out of
-    its repr.
-    """
-
-    _FIELDS = ("plan_id", "status", "plan_path", "artifacts", "next_actions", "pending", "plan")
-
-    def __init__(self, plan_id: str, status: str, plan_path: Path, artifacts: dict[str, str],
-                 next_actions: list[str], pending: dict[str, Any] | None = None,
-                 plan: dict[str, Any] | None = None) -> None:
-        self.plan_id = plan_id
-        self.status = status
-        self.plan_path = plan_path
-        self.artifacts = artifacts
-        self.next_actions = next_actions
-        self.pending = pending
-        self.plan: dict[str, Any] = {} if plan is None else plan
-
-    def __repr__(self) -> str:
-        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._FIELDS[:-1])
-        return f"LaunchResult({shown})"
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return all(getattr(self, n) == getattr(other, n) for n in self._FIELDS)
-
-    __hash__ = None  # type: ignore[assignment]  # mutable, compared by value
-
-    def to_dict(self) -> dict[str, Any]:
-        """The stable JSON shape printed by ``--format json``."""
-        from .artifacts.report import usage_by_agent
-
-        metrics = self.plan.get("success_metrics", {})
-        req = self.plan.get("request", {}).get("normalized", {})
-        return {
-            "plan_id": self.plan_id, "status": self.status, "plan_path": str(self.plan_path),
-            "program": req.get("program"), "launch_date": req.get("launch_date"),
-            "channels": req.get("channels"), "pattern": req.get("pattern"),
-            "artifacts": self.artifacts, "next_actions": self.next_actions,
-            "pending": self.pending,
-            "launch_readiness_pct": metrics.get("launch_readiness_pct"),
-            "on_schedule_pct": metrics.get("on_schedule_pct"),
-            "tracking_accuracy": metrics.get("tracking_accuracy"),
-            "tasks": len(self.plan.get("tasks", [])),
-            "compressed_tasks": self.plan.get("compressed_tasks", []),
-            "substitutions": self.plan.get("substitutions", []),
-            "approvals": self.plan.get("approvals", []),
-            "remediations": self.plan.get("remediation_log", []),
-            "transitions": len(self.plan.get("transitions", [])),
-            "usage": self.plan.get("usage", {}).get("total"),
-            "model": self.plan.get("model"),
-            "usage_by_agent": usage_by_agent(self.plan),
-        }
-
-    def _repr_markdown_(self) -> str:
-        from .artifacts.report import result_markdown
-
-        return result_markdown(self.to_dict())
-
-    def _repr_html_(self) -> str:
-        from .artifacts.report import result_html
-
-        return result_html(self.to_dict())
 
 
 class Orchestrator:
@@ -160,7 +89,8 @@ class Orchestrator:
                  runner_options: dict[str, Any] | None = None,
                  lock_timeout: float | None = None, store: Store | str | None = None) -> None:
         check_limits(max_concurrency=max_concurrency, max_cost_usd=max_cost_usd)
-        timeout = _lock_timeout(lock_timeout)  # a bad value is refused whichever store is used
+        # a bad value is refused whichever store is used
+        timeout = lock_timeout_from_env(lock_timeout)
         self.store: Store = store if isinstance(store, Store) else open_store(
             store, plans_dir=plans_dir, lock_timeout=timeout)
         signing_key()  # a key that is set but too weak stops here, before anything is written
@@ -235,7 +165,7 @@ class Orchestrator:
             meta.update(plan_id=plan_id, out_dir=str(folder.absolute()))
             return build(meta, values, [])
 
-        with _storage_errors(None):
+        with storage_errors(None):
             plan_id, path = self.store.create(make, now)
             try:  # the folder may have been taken since the check, or the default is not free
                 claim(Path(str(meta["out_dir"])), plan_id, path)
@@ -243,7 +173,7 @@ class Orchestrator:
                 self.store.discard(path)  # nobody else knows this plan yet: leave nothing
                 raise
         home = self.store.home_of(path)
-        with _storage_errors(plan_id), home.lock(plan_id):
+        with storage_errors(plan_id), home.lock(plan_id):
             return self._run(home, path, home.load(path)[1], values, fresh=True, runner=runner)
 
     def approve(self, plan: PlanRef, approver: str, *, reject: bool = False,
@@ -311,7 +241,8 @@ class Orchestrator:
             if doc["status"] == "halted":
                 self._expect(doc, "running", "resume")
             if from_plan:
-                self._rebuild(home, doc)
+                with self._graph(home, doc["plan_id"]) as graph:
+                    rebuild(graph, doc)
             return self._run(home, path, doc, None)
 
     def status(self, plan: PlanRef, *, today: str | dt.date | None = None) -> LaunchResult:
@@ -379,44 +310,6 @@ class Orchestrator:
     def _config(doc: dict[str, Any]) -> dict[str, Any]:
         return {"configurable": {"thread_id": doc["plan_id"]}}
 
-    def _check_thread(self, home: Store, doc: dict[str, Any],
-                      values: dict[str, Any]) -> None:
-        """Refuse to go on from checkpoints that are missing or not this plan's run."""
-        recover = shlex.join(["referral-orchestrator", "resume", doc["plan_id"], "--from-plan",
-                              *home.command_options])
-        if not values.get("run_id"):  # no thread, or only its unapplied input
-            if doc["transitions"]:
-                raise CheckpointMismatch(
-                    f"{doc['plan_id']} has progressed but its checkpoints are missing from "
-                    f"{home.checkpoint_location}: rebuild them from the plan with '{recover}'")
-            return
-        reason = checkpoint_mismatch(doc, values)
-        if reason is not None:
-            raise CheckpointMismatch(
-                f"the checkpoints of {doc['plan_id']} in {home.checkpoint_location} are not its "
-                f"run ({reason}): rebuild them from the plan with '{recover}'")
-
-    def _rebuild(self, home: Store, doc: dict[str, Any]) -> None:
-        """Seed a fresh checkpoint thread from the plan, at the node its state ends at."""
-        from langgraph.graph import START
-
-        from .plan.record import values_from_plan
-
-        config = self._config(doc)
-        with self._graph(home, doc["plan_id"]) as graph:
-            try:
-                snap = graph.get_state(config)
-            except CheckpointMismatch:  # unsigned, edited, or signed with another key
-                snap = None
-            if (snap is not None and snap.values.get("run_id")
-                    and checkpoint_mismatch(doc, snap.values) is None):
-                return  # the checkpoints are intact: a plain resume
-            graph.checkpointer.delete_thread(doc["plan_id"])
-            # as if the node the plan's state ends at had just written it: the graph's own
-            # routing then picks the next node (the approval gate, the sponsor, go-live...)
-            graph.update_state(config, values_from_plan(doc),
-                               as_node=doc["state"]["resume_at"] or START)
-
     def _model_name(self, runner: AgentRunner) -> str:
         return self.model if isinstance(self.model, str) else getattr(
             runner, "name", type(self.model).__name__)
@@ -463,7 +356,7 @@ class Orchestrator:
         """The plan's own store (its folder: lock, checkpoints), its path and fresh content."""
         path, doc = self.store.load(plan)  # refuse a tampered plan before waiting on its lock
         home = self.store.home_of(path)
-        with _storage_errors(doc["plan_id"]), home.lock(doc["plan_id"]):
+        with storage_errors(doc["plan_id"]), home.lock(doc["plan_id"]):
             home.sweep(doc["plan_id"])  # a killed writer may have left a temp file
             path, doc = home.load(path)  # re-read: another process may have moved it on
             yield home, path, doc
@@ -474,7 +367,7 @@ class Orchestrator:
         """The compiled graph on the checkpointer of the plan's store."""
         from .engine.graph import build_graph
 
-        _quiet_abandoned_tasks()
+        quiet_abandoned_tasks()
         with home.checkpointer(plan_id) as saver:
             yield build_graph(saver)
 
@@ -549,7 +442,7 @@ class Orchestrator:
         transitions: list[dict[str, Any]] = doc["transitions"]
         snap = self._snapshot(graph, config, fresh=fresh)
         if not fresh:
-            self._check_thread(home, doc, snap.values)
+            check_thread(home, doc, snap.values)
         started = bool(snap.values.get("run_id"))  # not just the unapplied input
         values: dict[str, Any] = dict(snap.values) if started else values_from_plan(doc)
         announced = len(transitions)
@@ -675,120 +568,6 @@ async def _in_thread(fn: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) 
     import asyncio  # imported here: status and validate never run an event loop
 
     return await asyncio.to_thread(fn, *args, **kwargs)
-
-
-# errno values that mean "the disk or the file system refused the write"
-_FULL = {errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)}
-_REFUSED = {errno.EACCES, errno.EPERM, errno.EROFS, errno.EIO, errno.ENOENT, errno.ENOTDIR}
-
-
-@contextlib.contextmanager
-def _storage_errors(plan_id: str | None) -> Iterator[None]:
-    """A failed write (disk full, permissions) as one ``StorageError`` naming the way on.
-
-    Every plan write is atomic and the checkpoint is transactional, so whatever failed,
-    the plan on disk is valid and ``resume`` continues once the cause is fixed.
-    """
-    try:
-        yield
-    except OSError as exc:
-        if exc.errno not in _FULL | _REFUSED:
-            raise
-        where = f" ({exc.filename})" if exc.filename else ""
-        raise StorageError(_storage_message(
-            plan_id, f"{exc.strerror or exc}{where}", exc.errno in _FULL)) from exc
-    except Exception as exc:
-        # sqlite3 is imported by the checkpointer only: without it no such error can occur
-        sqlite3 = sys.modules.get("sqlite3")
-        if sqlite3 is None or not isinstance(exc, sqlite3.Error):
-            raise
-        full = "full" in str(exc).lower()
-        raise StorageError(_storage_message(plan_id, f"the checkpoint database failed ({exc})",
-                                            full)) from exc
-
-
-def _storage_message(plan_id: str | None, what: str, full: bool) -> str:
-    fix = "free some space" if full else "fix the folder's permissions or the disk"
-    if plan_id is None:
-        return f"{what}: nothing was started; {fix}, then launch again"
-    return (f"{plan_id} stopped: {what}; the plan file is intact: {fix}, then run "
-            f"'referral-orchestrator resume {plan_id}'")
-
-
-def _quiet_abandoned_tasks() -> None:
-    """Drop the log line of a draft that finished after its run was stopped by an error.
-
-    When a plan write fails (a full disk) while parallel drafts are still running, the
-    run stops at once; a draft finishing in that moment cannot save its result any more and
-    ``concurrent.futures`` logs a traceback. Its result is lost the way a crash loses it:
-    the checkpoint does not have it, so ``resume`` runs that draft again.
-    """
-    import logging  # here: commands that run no graph never import logging
-
-    def abandoned(record: logging.LogRecord) -> bool:
-        exc = record.exc_info[1] if record.exc_info else None
-        return not (isinstance(exc, RuntimeError) and "after shutdown" in str(exc))
-
-    logger = logging.getLogger("concurrent.futures")
-    if not any(getattr(f, "__name__", "") == _ABANDONED for f in logger.filters):
-        abandoned.__name__ = _ABANDONED
-        logger.addFilter(abandoned)
-
-
-_ABANDONED = "referral_orchestrator_abandoned_task"
-
-
-def validate_plan(file: str | Path, store: Store | None = None, *,
-                  plans_dir: str | Path = DEFAULT_PLANS_DIR) -> dict[str, Any]:
-    """Check a plan file (schema, chain, digest, signature) and the artifacts it recorded.
-
-    Raises ``PlanError`` (exit 3); an artifact whose bytes differ from the SHA-256 in the
-    plan is ``ArtifactsTampered``, naming the file. Artifacts that are not on disk (the plan
-    was copied elsewhere) are counted as missing, not refused. While a run is in progress
-    the files may be newer than the plan, so they are not compared. With a ``store``
-    (a database), ``file`` is a plan id there, checked with its transitions' rows; without
-    one, a plan id (no such file) is looked up in ``plans_dir``.
-    """
-    if store is None and not str(file).endswith(".json") and not Path(file).is_file():
-        store = FileStore(plans_dir)
-    path, plan = (FileStore(Path(file).parent).load(file, identity=False) if store is None
-                  else store.load(file))
-    folder = Path(plan["context_passing"]["artifacts_location"])
-    digests = plan.get("artifact_digests", {})
-    edited: list[str] = []
-    missing: list[str] = []
-    if plan["status"] != "running":
-        edited, missing = changed(folder, digests)
-    if edited:
-        more = f" (and {len(edited) - 1} more)" if len(edited) > 1 else ""
-        raise ArtifactsTampered(
-            f"{folder / edited[0]}{more} differs from the SHA-256 that {plan['plan_id']} "
-            "recorded: restore it, or write the plan's version again with "
-            f"'referral-orchestrator resume {plan['plan_id']}'")
-    integrity = plan["integrity"]
-    signature = ("verified" if "signature" in integrity and signing_key() is not None
-                 else "not checked (no signing key set)" if "signature" in integrity
-                 else "none")
-    return {"file": str(path), "valid": True, "plan_id": plan["plan_id"],
-            "status": plan["status"], "transitions": len(plan["transitions"]),
-            "chain_head": integrity["chain_head"], "signature": signature,
-            "artifacts": {"location": str(folder), "checked": len(digests) - len(missing)
-                          if plan["status"] != "running" else 0, "missing": len(missing)}}
-
-
-def _lock_timeout(given: float | None) -> float:
-    """Seconds to wait for a busy plan: the argument, else the environment, else 60."""
-    text = os.environ.get(LOCK_TIMEOUT_ENV, "").strip() if given is None else str(given)
-    if not text:
-        return LOCK_TIMEOUT
-    try:
-        seconds = float(text)
-    except ValueError:
-        seconds = math.nan
-    if not math.isfinite(seconds) or seconds < 0:
-        raise UsageError(f"{LOCK_TIMEOUT_ENV} (lock_timeout) must be a number of seconds "
-                         f">= 0, default {LOCK_TIMEOUT:g}; got {text!r}")
-    return seconds
 
 
 def launch_program(program: str, launch_date: str | dt.date, channels: str | list[str], *,

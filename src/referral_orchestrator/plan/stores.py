@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from .base import Store
 from .store import DEFAULT_PLANS_DIR, LOCK_TIMEOUT, FileStore
 
 STORE_ENV = "REFERRAL_ORCHESTRATOR_STORE"
+LOCK_TIMEOUT_ENV = "REFERRAL_ORCHESTRATOR_LOCK_TIMEOUT"
 
 
 def store_spec(spec: str | None = None) -> str | None:
@@ -36,3 +38,18 @@ def open_store(spec: str | None = None, *, plans_dir: str | os.PathLike[str] = D
         raise UsageError(f"--store {redact(spec)!r} is not a postgresql://user@host/db URL; "
                          f"leave --store and {STORE_ENV} unset for the plans folder")
     return PgStore(spec, lock_timeout=lock_timeout)
+
+
+def lock_timeout_from_env(given: float | None) -> float:
+    """Seconds to wait for a busy plan: the argument, else the environment, else 60."""
+    text = os.environ.get(LOCK_TIMEOUT_ENV, "").strip() if given is None else str(given)
+    if not text:
+        return LOCK_TIMEOUT
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds < 0:
+        raise UsageError(f"{LOCK_TIMEOUT_ENV} (lock_timeout) must be a number of seconds "
+                         f">= 0, default {LOCK_TIMEOUT:g}; got {text!r}")
+    return seconds
