@@ -154,7 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write the plan's artifacts into this folder")
     _add_store(p)
 
-    p = sub.add_parser("store", help="set up, fill and prune a PostgreSQL store",
+    p = sub.add_parser("store", help="set up and fill a PostgreSQL store; prune old "
+                       "checkpoints",
                        description="migrate: create or upgrade the tables (versioned); "
                        "import DIR: copy a plans folder's plans and checkpoints in "
                        "(idempotent); prune --finished-before DATE: drop the checkpoints of "
