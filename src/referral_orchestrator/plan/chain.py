@@ -14,11 +14,16 @@ import hashlib
 import json
 import marshal
 import threading
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from referral_orchestrator.errors import BadSignature, PlanInvalid, PlanTampered, PlanUnsigned
-from referral_orchestrator.launch.schema import fast_validator, validator
+from referral_orchestrator.launch.schema import (
+    fast_field_validators,
+    fast_validator,
+    load_schema,
+    validator,
+)
 
 from .signing import plan_signature, signature_problem, signing_key
 
@@ -41,14 +46,17 @@ def sha256(data: Any) -> str:
     return hashlib.sha256(canonical(data)).hexdigest()
 
 
-# One value's (fingerprint, compact, canonical) encodings; a top-level field's are the same
-# plus, for a non-empty list or dict, each item's (a list's in order, a dict's by key), so
-# an unchanged item is not encoded again.
-_Piece = tuple[bytes | None, str, str]
-_Field = tuple[bytes | None, str, str, Any]
+# A value's encodings: (fingerprint, compact, canonical, parts). A non-empty list or dict
+# near the top of the plan is encoded part by part (``parts``: a list's items in order, a
+# dict's by key), so a part that did not change since the previous write is not encoded
+# again; anything else is one part with its fingerprint.
+_Piece = tuple[bytes | None, str, str, Any]
+_SPLIT_DEPTH = 4  # a top-level field, its items, theirs and theirs are split
+_SPLIT_BYTES = 2048  # a smaller value is one part (below this, parts cost more than they save)
 _MEMO_PLANS = 16
-_memo: dict[str, dict[str, _Field]] = {}  # plan id -> the last encoding of each field
+_memo: dict[str, dict[str, _Piece]] = {}  # plan id -> the last encoding of each field
 _verified: dict[str, frozenset[str]] = {}  # plan id -> compact records whose hash was checked
+_valid: dict[str, dict[str, bytes | None]] = {}  # plan id -> fingerprints of fields validated
 _memo_lock = threading.Lock()
 
 
@@ -58,37 +66,54 @@ def _fingerprint(value: Any) -> bytes | None:
     ``marshal`` writes every type, key order and float bit by bit, and its bytes read back
     as one structure: equal bytes are the same JSON value in the same order, so the same
     compact and canonical text. ``1``, ``1.0`` and ``True`` differ, where ``==`` would
-    call them equal. (Shared objects are written as references, so an equal value built
-    differently may differ in bytes: then it is just encoded again.)
+    call them equal. Format 2 writes no back-references, so the bytes do not depend on
+    which objects are shared (or on reference counts).
     """
     try:
-        return marshal.dumps(value)
+        return marshal.dumps(value, 2)
     except ValueError:  # a subclass (an enum) or another type marshal does not write
         return None
 
 
-def _piece(value: Any, prior: _Piece | None) -> _Piece:
-    """One value's encodings, taken from ``prior`` when its fingerprint is the same."""
-    mark = _fingerprint(value)
+def _piece(value: Any, prior: _Piece | None, depth: int = _SPLIT_DEPTH) -> _Piece:
+    """A value's encodings: ``prior`` if the value is unchanged, else built part by part.
+
+    A top-level list or dict is never fingerprinted whole: its fingerprint is made of its
+    parts' (keys and order included), so the plan is fingerprinted about once per encoding.
+    """
+    top = depth == _SPLIT_DEPTH and isinstance(value, (list, dict)) and bool(value) and (
+        isinstance(value, list) or all(type(k) is str for k in value))
+    mark = None if top else _fingerprint(value)
     if prior is not None and mark is not None and prior[0] == mark:
         return prior
-    return mark, _compact(value), _canonical(value)
-
-
-def _field(value: Any, prior: _Field | None) -> _Field:
-    """A top-level field's encodings, item by item for a non-empty list or dict."""
-    if isinstance(value, list) and value:
+    if not top and (prior is None or mark is None or len(mark) < _SPLIT_BYTES):
+        depth = 0  # new or small: one part, encoded whole
+    if depth and isinstance(value, list) and value:
         old = prior[3] if prior is not None and isinstance(prior[3], list) else []
-        items = [_piece(v, old[i] if i < len(old) else None) for i, v in enumerate(value)]
-        return (None, "[" + ",".join(p[1] for p in items) + "]",
+        items = [_piece(v, old[i] if i < len(old) else None, depth - 1)
+                 for i, v in enumerate(value)]
+        mark = mark if not top else _composite("l", None, [p[0] for p in items])
+        if top and prior is not None and mark is not None and prior[0] == mark:
+            return prior
+        return (mark, "[" + ",".join(p[1] for p in items) + "]",
                 "[" + ",".join(p[2] for p in items) + "]", items)
-    if isinstance(value, dict) and value and all(type(k) is str for k in value):
+    if depth and isinstance(value, dict) and value and all(type(k) is str for k in value):
         was = prior[3] if prior is not None and isinstance(prior[3], dict) else {}
-        parts = {k: _piece(v, was.get(k)) for k, v in value.items()}
-        return (None, "{" + ",".join(f"{_name(k)}:{p[1]}" for k, p in parts.items()) + "}",
+        parts = {k: _piece(v, was.get(k), depth - 1) for k, v in value.items()}
+        mark = mark if not top else _composite("d", list(parts), [p[0] for p in parts.values()])
+        if top and prior is not None and mark is not None and prior[0] == mark:
+            return prior
+        return (mark, "{" + ",".join(f"{_name(k)}:{p[1]}" for k, p in parts.items()) + "}",
                 "{" + ",".join(f"{_name(k)}:{parts[k][2]}" for k in sorted(parts)) + "}",
                 parts)
-    return (*_piece(value, prior[:3] if prior is not None else None), None)
+    return mark, _compact(value), _canonical(value), None
+
+
+def _composite(kind: str, keys: list[str] | None, marks: list[bytes | None]) -> bytes | None:
+    """A container's fingerprint from its parts' (strict too: each part's is), or None."""
+    if any(m is None for m in marks):
+        return None
+    return marshal.dumps((kind, keys, marks), 2)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -107,7 +132,8 @@ class Encoded:
             prior = _memo.get(self.key, {}) if self.key is not None else {}
             checked = _verified.get(self.key, frozenset()) if self.key is not None else (
                 frozenset())
-        self.fields = {k: _field(v, prior.get(k)) for k, v in plan.items()}
+            valid = _valid.get(self.key, {}) if self.key is not None else {}
+        self.fields = {k: _piece(v, prior.get(k)) for k, v in plan.items()}
         lines = []
         for key, (_, text, _, items) in self.fields.items():
             name = _name(key)
@@ -123,6 +149,9 @@ class Encoded:
         self.records = [p[1] for p in records] if isinstance(records, list) else []
         # a record whose exact text was hash-checked in an earlier write of this plan
         self.checked = [text in checked for text in self.records]
+        # a field whose exact value passed the schema in an earlier write of this plan
+        self.valid = {k for k, p in self.fields.items()
+                      if p[0] is not None and valid.get(k) == p[0]}
 
     def remember(self, *, checked: bool) -> None:
         """Keep these encodings for the plan's next encoding; ``checked``: and the records.
@@ -138,9 +167,11 @@ class Encoded:
                 oldest = next(iter(_memo))
                 _memo.pop(oldest)
                 _verified.pop(oldest, None)
+                _valid.pop(oldest, None)
             _memo[self.key] = self.fields
             if checked:
                 _verified[self.key] = frozenset(self.records)
+                _valid[self.key] = {k: p[0] for k, p in self.fields.items()}
 
 
 def encode_plan(plan: dict[str, Any]) -> tuple[bytes, str]:
@@ -191,17 +222,18 @@ def seal(plan: dict[str, Any]) -> dict[str, Any]:
 
 
 def verify(plan: Any, source: str = "plan", *, body_sha256: str | None = None,
-           checked: Sequence[bool] = ()) -> dict[str, Any]:
+           checked: Sequence[bool] = (), valid: Collection[str] = ()) -> dict[str, Any]:
     """Schema-validate a plan and check its chain and digest; raise PlanInvalid/PlanTampered.
 
     ``body_sha256`` is the digest of the body when the caller has just computed it from
     the same document (:class:`Encoded`); it is then not computed again. ``checked[i]``
     says transition ``i`` is, byte for byte, a record whose hash an earlier check of this
     plan recomputed (:attr:`Encoded.checked`): its hash is not recomputed, but its place in
-    the chain (``seq``, ``prev_hash``) is checked like every other record's.
+    the chain (``seq``, ``prev_hash``) is checked like every other record's. ``valid``
+    names top-level fields whose exact value (:attr:`Encoded.valid`) passed the schema
+    before: the required keys and every other field are checked, each on its own.
     """
-    fast = fast_validator("plan")  # ~50x faster; a plan it rejects goes to jsonschema
-    errors = [] if fast is not None and fast.is_valid(plan) else sorted(
+    errors = [] if _fast_valid(plan, valid) else sorted(
         validator("plan").iter_errors(plan), key=lambda e: list(e.path))
     if errors:
         where = "/".join(str(p) for p in errors[0].absolute_path) or "(root)"
@@ -231,6 +263,20 @@ def verify(plan: Any, source: str = "plan", *, body_sha256: str | None = None,
         raise error(f"{source}: {problem[1]}: restore the signed plan from version control, "
                     "or check REFERRAL_ORCHESTRATOR_SIGNING_KEY")
     return dict(plan)
+
+
+def _fast_valid(plan: Any, valid: Collection[str]) -> bool:
+    """jsonschema-rs accepts the plan (~50x faster; a plan it rejects goes to jsonschema).
+
+    With ``valid``, field by field: the plan schema is an object with required keys and a
+    subschema per property, nothing else, so that is the same check.
+    """
+    fields = fast_field_validators("plan") if valid else None
+    if fields is None or not isinstance(plan, dict):
+        fast = fast_validator("plan")
+        return fast is not None and bool(fast.is_valid(plan))
+    return all(k in plan for k in load_schema("plan")["required"]) and all(
+        k in valid or k not in fields or fields[k].is_valid(v) for k, v in plan.items())
 
 
 def checkpoint_mismatch(plan: dict[str, Any], values: dict[str, Any]) -> str | None:

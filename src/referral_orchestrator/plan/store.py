@@ -283,7 +283,7 @@ class FileStore:
     def _encode(plan: dict[str, Any]) -> bytes:
         encoded = Encoded(plan)  # one canonical encoding: the file and the digest
         verify(plan, f"plan {plan.get('plan_id')}", body_sha256=encoded.body_sha256,
-               checked=encoded.checked)
+               checked=encoded.checked, valid=encoded.valid)
         encoded.remember(checked=True)
         return encoded.data
 
