@@ -32,7 +32,7 @@ import pytest
 
 from referral_orchestrator import Orchestrator
 from referral_orchestrator import orchestrator as orch_module
-from referral_orchestrator.errors import PlanTampered
+from referral_orchestrator.errors import PlanInvalid, PlanTampered
 from referral_orchestrator.plan import atomic
 from referral_orchestrator.plan import chain as chain_module
 from referral_orchestrator.plan.chain import Encoded, encode_plan, seal, sha256, verify
@@ -319,3 +319,16 @@ def test_a_temp_manifest_left_by_a_killed_writer_is_swept_on_the_next_publish(
     publish(out, "plan-20261125-090000", plan, {"runbook.md": b"# runbook\n"})
     assert not left.exists()
     assert sorted(p.name for p in out.iterdir()) == [MANIFEST, "runbook.md"]
+
+
+def test_a_write_still_refuses_a_changed_field_or_a_missing_one_the_schema_rejects(
+        tmp_path: Path) -> None:
+    result = Orchestrator(tmp_path / "plans").launch(**SEED, out_dir=tmp_path / "out")
+    plan = json.loads(result.plan_path.read_bytes())
+    FileStore._encode(plan)  # every field now known as valid
+    assert Encoded(plan).valid >= set(plan) - {"integrity"}
+    for broken in ({**plan, "status": "bogus"},
+                   {k: v for k, v in plan.items() if k != "usage"},
+                   {**plan, "tasks": [*plan["tasks"], {"id": 1}]}):
+        with pytest.raises(PlanInvalid):
+            FileStore._encode(seal(broken))
