@@ -134,14 +134,6 @@ class Encoded:
                 frozenset())
             valid = _valid.get(self.key, {}) if self.key is not None else {}
         self.fields = {k: _piece(v, prior.get(k)) for k, v in plan.items()}
-        lines = []
-        for key, (_, text, _, items) in self.fields.items():
-            name = _name(key)
-            if isinstance(items, list):
-                lines.append(name + ":[\n" + ",\n".join(p[1] for p in items) + "\n]")
-            else:
-                lines.append(f"{name}:{text}")
-        self.data = ("{\n" + ",\n".join(lines) + "\n}\n").encode()
         body = ",".join(f"{_name(k)}:{self.fields[k][2]}"
                         for k in sorted(self.fields) if k != "integrity")
         self.body_sha256 = hashlib.sha256(("{" + body + "}").encode()).hexdigest()
@@ -152,6 +144,18 @@ class Encoded:
         # a field whose exact value passed the schema in an earlier write of this plan
         self.valid = {k for k, p in self.fields.items()
                       if p[0] is not None and valid.get(k) == p[0]}
+
+    @functools.cached_property
+    def data(self) -> bytes:
+        """The file bytes (built when asked: sealing a plan needs its digest alone)."""
+        lines = []
+        for key, (_, text, _, items) in self.fields.items():
+            name = _name(key)
+            if isinstance(items, list):
+                lines.append(name + ":[\n" + ",\n".join(p[1] for p in items) + "\n]")
+            else:
+                lines.append(f"{name}:{text}")
+        return ("{\n" + ",\n".join(lines) + "\n}\n").encode()
 
     def remember(self, *, checked: bool) -> None:
         """Keep these encodings for the plan's next encoding; ``checked``: and the records.
