@@ -332,3 +332,12 @@ def test_a_write_still_refuses_a_changed_field_or_a_missing_one_the_schema_rejec
                    {**plan, "tasks": [*plan["tasks"], {"id": 1}]}):
         with pytest.raises(PlanInvalid):
             FileStore._encode(seal(broken))
+
+
+def test_markdown_escaping_is_the_same_cached_or_not() -> None:
+    from referral_orchestrator.launch import text
+
+    links = frozenset({"https://example.com/r?c=1"})
+    for value in ("# Join *now* https://example.com/r?c=1 | 1. go", "1) x", "plain"):
+        assert text.md_text(value, links) == text.md_text(value, set(links))
+        assert text.md_text(value, links) == text._md_text(value, links)
