@@ -5,6 +5,8 @@
 - the plan file is the C encoder's compact JSON in the document's own key order (it parses
   to the same document, orders included), one transition per line; its digest is the
   canonical one;
+- each write encodes (and hash-checks) only what changed since the plan's previous write,
+  and the bytes and digest are exactly the full encoding's, also after a resume;
 - an id is claimed (``O_EXCL``) before its plan is built, so taken ids cost no plan builds,
   and a claim left by a killed creator neither breaks ``status`` nor later launches;
 - ``validate`` and ``status`` of one plan import no LangGraph, langchain-core, pydantic,
@@ -30,8 +32,10 @@ import pytest
 
 from referral_orchestrator import Orchestrator
 from referral_orchestrator import orchestrator as orch_module
+from referral_orchestrator.errors import PlanInvalid, PlanTampered
 from referral_orchestrator.plan import atomic
-from referral_orchestrator.plan.chain import encode_plan, seal, sha256, verify
+from referral_orchestrator.plan import chain as chain_module
+from referral_orchestrator.plan.chain import Encoded, encode_plan, seal, sha256, verify
 from referral_orchestrator.plan.store import CLAIM_SUFFIX, FileStore
 from referral_orchestrator.runners.base import AgentCall, AgentResult
 from referral_orchestrator.surfaces.cli import main
@@ -123,6 +127,70 @@ def test_encode_plan_digest_matches_the_canonical_hash_for_any_keys() -> None:
     data, digest = encode_plan(plan)
     assert json.loads(data) == plan
     assert digest == sha256({k: v for k, v in plan.items() if k != "integrity"})
+
+
+def _full_encoding(plan: dict[str, Any]) -> tuple[bytes, str]:
+    """The plan file as defined: every field encoded from scratch, the body hashed whole."""
+    def compact(value: Any) -> str:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    lines = [compact(k) + ":[\n" + ",\n".join(compact(v) for v in value) + "\n]"
+             if isinstance(value, list) and value else f"{compact(k)}:{compact(value)}"
+             for k, value in plan.items()]
+    return (("{\n" + ",\n".join(lines) + "\n}\n").encode(),
+            sha256({k: v for k, v in plan.items() if k != "integrity"}))
+
+
+def test_every_incremental_write_is_the_full_encoding_byte_for_byte(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    checked: list[int] = []
+    real = FileStore.write
+
+    def write(self: FileStore, path: Path, plan: dict[str, Any]) -> None:
+        real(self, path, plan)
+        data, digest = _full_encoding(plan)
+        assert path.read_bytes() == data
+        assert plan["integrity"]["body_sha256"] == digest
+        checked.append(len(plan["transitions"]))
+
+    monkeypatch.setattr(FileStore, "write", write)
+    orch = Orchestrator(tmp_path / "plans")
+    paused = orch.launch(**SEED, approvers="legal", out_dir=tmp_path / "out")
+    assert paused.status == "awaiting_approval"
+    chain_module._memo.clear()  # a new process: the resume starts from the file alone
+    chain_module._verified.clear()
+    done = orch.approve(paused.plan_id, "legal")
+    assert done.status == "completed"
+    assert len(checked) >= 4 and checked[-1] > checked[0]
+    assert done.plan_path.read_bytes() == _full_encoding(done.plan)[0]
+
+
+def test_a_value_equal_but_not_identical_is_encoded_again() -> None:
+    base = {"plan_id": "plan-test-memo", "a": {"x": 1, "y": [1, 2]}, "b": [{"k": 1}],
+            "integrity": {}}
+    for changed in ({"a": {"x": 1.0, "y": [1, 2]}}, {"a": {"x": True, "y": [1, 2]}},
+                    {"a": {"y": [1, 2], "x": 1}}, {"b": [{"k": 1.0}]}, {"b": [{"k": 1}, 2]}):
+        Encoded(base).remember(checked=True)
+        doc = {**base, **changed}
+        encoded = Encoded(doc)
+        assert (encoded.data, encoded.body_sha256) == _full_encoding(doc)
+        assert json.loads(encoded.data) == doc
+
+
+def test_reused_records_still_have_their_place_in_the_chain_checked(tmp_path: Path) -> None:
+    result = Orchestrator(tmp_path / "plans").launch(**SEED, out_dir=tmp_path / "out")
+    plan = json.loads(result.plan_path.read_bytes())
+    FileStore._encode(plan)  # every record now known as checked
+    swapped = {**plan, "transitions": [plan["transitions"][1], plan["transitions"][0],
+                                       *plan["transitions"][2:]]}
+    encoded = Encoded(swapped)
+    assert all(encoded.checked)
+    with pytest.raises(PlanTampered):
+        verify(swapped, body_sha256=encoded.body_sha256, checked=encoded.checked)
+    edited = dict(plan["transitions"][-1], reason="edited")
+    forged = {**plan, "transitions": [*plan["transitions"][:-1], edited]}
+    assert not Encoded(forged).checked[-1]  # a record never checked is hashed again
+    with pytest.raises(PlanTampered):
+        FileStore._encode(forged)
 
 
 def _pinned() -> dt.datetime:
@@ -251,3 +319,25 @@ def test_a_temp_manifest_left_by_a_killed_writer_is_swept_on_the_next_publish(
     publish(out, "plan-20261125-090000", plan, {"runbook.md": b"# runbook\n"})
     assert not left.exists()
     assert sorted(p.name for p in out.iterdir()) == [MANIFEST, "runbook.md"]
+
+
+def test_a_write_still_refuses_a_changed_field_or_a_missing_one_the_schema_rejects(
+        tmp_path: Path) -> None:
+    result = Orchestrator(tmp_path / "plans").launch(**SEED, out_dir=tmp_path / "out")
+    plan = json.loads(result.plan_path.read_bytes())
+    FileStore._encode(plan)  # every field now known as valid
+    assert Encoded(plan).valid >= set(plan) - {"integrity"}
+    for broken in ({**plan, "status": "bogus"},
+                   {k: v for k, v in plan.items() if k != "usage"},
+                   {**plan, "tasks": [*plan["tasks"], {"id": 1}]}):
+        with pytest.raises(PlanInvalid):
+            FileStore._encode(seal(broken))
+
+
+def test_markdown_escaping_is_the_same_cached_or_not() -> None:
+    from referral_orchestrator.launch import text
+
+    links = frozenset({"https://example.com/r?c=1"})
+    for value in ("# Join *now* https://example.com/r?c=1 | 1. go", "1) x", "plain"):
+        assert text.md_text(value, links) == text.md_text(value, set(links))
+        assert text.md_text(value, links) == text._md_text(value, links)

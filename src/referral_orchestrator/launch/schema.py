@@ -70,3 +70,24 @@ def fast_validator(name: str) -> Any:
     except ImportError:  # pragma: no cover - optional speed-up
         return None
     return jsonschema_rs.validator_for(load_schema(name), validate_formats=True)
+
+
+@functools.cache
+def fast_field_validators(name: str) -> dict[str, Any] | None:
+    """One compiled jsonschema-rs validator per top-level property of an object schema.
+
+    Only for a schema that is exactly "an object, these keys required, each property valid
+    against its subschema" (no other top-level keyword), where checking the required keys
+    and every present property is the whole validation; ``None`` otherwise, or without
+    jsonschema-rs.
+    """
+    schema = load_schema(name)
+    if fast_validator(name) is None or set(schema) - {
+            "$schema", "$id", "title", "description", "type", "required", "properties",
+            "$defs"} or schema.get("type") != "object":
+        return None
+    import jsonschema_rs
+
+    base: dict[str, Any] = {k: schema[k] for k in ("$schema", "$defs") if k in schema}
+    return {key: jsonschema_rs.validator_for({**base, **sub}, validate_formats=True)
+            for key, sub in schema["properties"].items()}

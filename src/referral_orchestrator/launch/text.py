@@ -20,6 +20,7 @@ terminal). HTML is escaped by Jinja's autoescape (``launch/pages.py``).
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Collection, Iterator
@@ -215,7 +216,21 @@ def md_text(value: object, links: Collection[str] = ()) -> str:
     block started at the beginning of a line; CR and LF become spaces and ``|`` is escaped,
     so the result is also safe inside a table cell. URLs listed in ``links`` (ones this
     package generated, such as tracking links) stay links, written as ``<url>``.
+
+    A string with a ``frozenset`` of links (what the renderer passes) is escaped once per
+    render: a 7 x 12 launch's files show each draft and link in several tables.
     """
+    if type(value) is str and type(links) is frozenset:
+        return _md_text_cached(value, links)
+    return _md_text(value, links)
+
+
+@functools.lru_cache(maxsize=8192)
+def _md_text_cached(value: str, links: frozenset[str]) -> str:
+    return _md_text(value, links)
+
+
+def _md_text(value: object, links: Collection[str]) -> str:
     text = one_line(value)
     out = "".join(f"<{piece}>" if is_link else _escape_inline(piece)
                   for piece, is_link in _pieces(text, links))

@@ -9,12 +9,21 @@ digest, and a plan without it, or re-sealed without the key, is refused.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import marshal
+import threading
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from referral_orchestrator.errors import BadSignature, PlanInvalid, PlanTampered, PlanUnsigned
-from referral_orchestrator.launch.schema import fast_validator, validator
+from referral_orchestrator.launch.schema import (
+    fast_field_validators,
+    fast_validator,
+    load_schema,
+    validator,
+)
 
 from .signing import plan_signature, signature_problem, signing_key
 
@@ -22,9 +31,14 @@ GENESIS = "0" * 64
 CHAIN_FIELDS = ("seq", "prev_hash", "hash")
 
 
+# json.dumps with these options, without building an encoder per call
+_canonical = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+_compact = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
 def canonical(data: Any) -> bytes:
     """Canonical JSON bytes (sorted keys, no spaces) used for every hash."""
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return _canonical(data).encode()
 
 
 def sha256(data: Any) -> str:
@@ -32,8 +46,136 @@ def sha256(data: Any) -> str:
     return hashlib.sha256(canonical(data)).hexdigest()
 
 
-def _compact(data: Any) -> str:
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+# A value's encodings: (fingerprint, compact, canonical, parts). A non-empty list or dict
+# near the top of the plan is encoded part by part (``parts``: a list's items in order, a
+# dict's by key), so a part that did not change since the previous write is not encoded
+# again; anything else is one part with its fingerprint.
+_Piece = tuple[bytes | None, str, str, Any]
+_SPLIT_DEPTH = 4  # a top-level field, its items, theirs and theirs are split
+_SPLIT_BYTES = 2048  # a smaller value is one part (below this, parts cost more than they save)
+_MEMO_PLANS = 16
+_memo: dict[str, dict[str, _Piece]] = {}  # plan id -> the last encoding of each field
+_verified: dict[str, frozenset[str]] = {}  # plan id -> compact records whose hash was checked
+_valid: dict[str, dict[str, bytes | None]] = {}  # plan id -> fingerprints of fields validated
+_memo_lock = threading.Lock()
+
+
+def _fingerprint(value: Any) -> bytes | None:
+    """``marshal`` bytes of a value (~4x faster than JSON), or None if it has no such bytes.
+
+    ``marshal`` writes every type, key order and float bit by bit, and its bytes read back
+    as one structure: equal bytes are the same JSON value in the same order, so the same
+    compact and canonical text. ``1``, ``1.0`` and ``True`` differ, where ``==`` would
+    call them equal. Format 2 writes no back-references, so the bytes do not depend on
+    which objects are shared (or on reference counts).
+    """
+    try:
+        return marshal.dumps(value, 2)
+    except ValueError:  # a subclass (an enum) or another type marshal does not write
+        return None
+
+
+def _piece(value: Any, prior: _Piece | None, depth: int = _SPLIT_DEPTH) -> _Piece:
+    """A value's encodings: ``prior`` if the value is unchanged, else built part by part.
+
+    A top-level list or dict is never fingerprinted whole: its fingerprint is made of its
+    parts' (keys and order included), so the plan is fingerprinted about once per encoding.
+    """
+    top = depth == _SPLIT_DEPTH and isinstance(value, (list, dict)) and bool(value) and (
+        isinstance(value, list) or all(type(k) is str for k in value))
+    mark = None if top else _fingerprint(value)
+    if prior is not None and mark is not None and prior[0] == mark:
+        return prior
+    if not top and (prior is None or mark is None or len(mark) < _SPLIT_BYTES):
+        depth = 0  # new or small: one part, encoded whole
+    if depth and isinstance(value, list) and value:
+        old = prior[3] if prior is not None and isinstance(prior[3], list) else []
+        items = [_piece(v, old[i] if i < len(old) else None, depth - 1)
+                 for i, v in enumerate(value)]
+        mark = mark if not top else _composite("l", None, [p[0] for p in items])
+        if top and prior is not None and mark is not None and prior[0] == mark:
+            return prior
+        return (mark, "[" + ",".join(p[1] for p in items) + "]",
+                "[" + ",".join(p[2] for p in items) + "]", items)
+    if depth and isinstance(value, dict) and value and all(type(k) is str for k in value):
+        was = prior[3] if prior is not None and isinstance(prior[3], dict) else {}
+        parts = {k: _piece(v, was.get(k), depth - 1) for k, v in value.items()}
+        mark = mark if not top else _composite("d", list(parts), [p[0] for p in parts.values()])
+        if top and prior is not None and mark is not None and prior[0] == mark:
+            return prior
+        return (mark, "{" + ",".join(f"{_name(k)}:{p[1]}" for k, p in parts.items()) + "}",
+                "{" + ",".join(f"{_name(k)}:{parts[k][2]}" for k in sorted(parts)) + "}",
+                parts)
+    return mark, _compact(value), _canonical(value), None
+
+
+def _composite(kind: str, keys: list[str] | None, marks: list[bytes | None]) -> bytes | None:
+    """A container's fingerprint from its parts' (strict too: each part's is), or None."""
+    if any(m is None for m in marks):
+        return None
+    return marshal.dumps((kind, keys, marks), 2)
+
+
+@functools.lru_cache(maxsize=4096)
+def _name(key: str) -> str:
+    """A key's JSON text."""
+    return _compact(key)
+
+
+class Encoded:
+    """A plan's file bytes and body digest, and what a later write of the plan can reuse."""
+
+    def __init__(self, plan: dict[str, Any]) -> None:
+        plan_id = plan.get("plan_id")
+        self.key = plan_id if isinstance(plan_id, str) else None
+        with _memo_lock:
+            prior = _memo.get(self.key, {}) if self.key is not None else {}
+            checked = _verified.get(self.key, frozenset()) if self.key is not None else (
+                frozenset())
+            valid = _valid.get(self.key, {}) if self.key is not None else {}
+        self.fields = {k: _piece(v, prior.get(k)) for k, v in plan.items()}
+        body = ",".join(f"{_name(k)}:{self.fields[k][2]}"
+                        for k in sorted(self.fields) if k != "integrity")
+        self.body_sha256 = hashlib.sha256(("{" + body + "}").encode()).hexdigest()
+        records = self.fields.get("transitions", (None, "", "", None))[3]
+        self.records = [p[1] for p in records] if isinstance(records, list) else []
+        # a record whose exact text was hash-checked in an earlier write of this plan
+        self.checked = [text in checked for text in self.records]
+        # a field whose exact value passed the schema in an earlier write of this plan
+        self.valid = {k for k, p in self.fields.items()
+                      if p[0] is not None and valid.get(k) == p[0]}
+
+    @functools.cached_property
+    def data(self) -> bytes:
+        """The file bytes (built when asked: sealing a plan needs its digest alone)."""
+        lines = []
+        for key, (_, text, _, items) in self.fields.items():
+            name = _name(key)
+            if isinstance(items, list):
+                lines.append(name + ":[\n" + ",\n".join(p[1] for p in items) + "\n]")
+            else:
+                lines.append(f"{name}:{text}")
+        return ("{\n" + ",\n".join(lines) + "\n}\n").encode()
+
+    def remember(self, *, checked: bool) -> None:
+        """Keep these encodings for the plan's next encoding; ``checked``: and the records.
+
+        Only a record :func:`verify` has hash-checked is remembered as checked; an encoding
+        is remembered either way (equal compact text, equal canonical text).
+        """
+        if self.key is None:
+            return
+        with _memo_lock:
+            _memo.pop(self.key, None)
+            while len(_memo) >= _MEMO_PLANS:
+                oldest = next(iter(_memo))
+                _memo.pop(oldest)
+                _verified.pop(oldest, None)
+                _valid.pop(oldest, None)
+            _memo[self.key] = self.fields
+            if checked:
+                _verified[self.key] = frozenset(self.records)
+                _valid[self.key] = {k: p[0] for k, p in self.fields.items()}
 
 
 def encode_plan(plan: dict[str, Any]) -> tuple[bytes, str]:
@@ -44,16 +186,12 @@ def encode_plan(plan: dict[str, Any]) -> tuple[bytes, str]:
     one top-level field per line and one item per line for top-level lists - a transition
     is one line - so it diffs line by line and reads with ``jq``; the digest is over the
     canonical encoding, as ever. ``indent=2`` used the pure-Python encoder, ~6x slower.
+
+    The canonical text of a list item or dict entry whose compact text is what the plan's
+    previous encoding had is reused (:class:`Encoded`): the bytes are the same either way.
     """
-    lines = []
-    for key, value in plan.items():
-        name = _compact(key)
-        if isinstance(value, list) and value:
-            lines.append(name + ":[\n" + ",\n".join(_compact(v) for v in value) + "\n]")
-        else:
-            lines.append(f"{name}:{_compact(value)}")
-    digest = sha256({k: v for k, v in plan.items() if k != "integrity"})
-    return ("{\n" + ",\n".join(lines) + "\n}\n").encode(), digest
+    encoded = Encoded(plan)
+    return encoded.data, encoded.body_sha256
 
 
 def chain(records: list[dict[str, Any]], prior: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -76,7 +214,10 @@ def seal(plan: dict[str, Any]) -> dict[str, Any]:
     """Set ``integrity`` (chain head + body digest, signed when a key is set); returns it."""
     plan.pop("integrity", None)
     head = plan["transitions"][-1]["hash"] if plan["transitions"] else GENESIS
-    plan["integrity"] = {"algorithm": "sha256", "chain_head": head, "body_sha256": sha256(plan)}
+    body = Encoded(plan)  # its encodings are reused when the sealed plan is written
+    body.remember(checked=False)
+    plan["integrity"] = {"algorithm": "sha256", "chain_head": head,
+                         "body_sha256": body.body_sha256}
     key = signing_key()
     if key is not None:
         plan["integrity"]["signature"] = plan_signature(key, head, plan["integrity"][
@@ -84,22 +225,28 @@ def seal(plan: dict[str, Any]) -> dict[str, Any]:
     return plan
 
 
-def verify(plan: Any, source: str = "plan", *, body_sha256: str | None = None) -> dict[str, Any]:
+def verify(plan: Any, source: str = "plan", *, body_sha256: str | None = None,
+           checked: Sequence[bool] = (), valid: Collection[str] = ()) -> dict[str, Any]:
     """Schema-validate a plan and check its chain and digest; raise PlanInvalid/PlanTampered.
 
     ``body_sha256`` is the digest of the body when the caller has just computed it from
-    the same document (:func:`encode_plan`); it is then not computed again.
+    the same document (:class:`Encoded`); it is then not computed again. ``checked[i]``
+    says transition ``i`` is, byte for byte, a record whose hash an earlier check of this
+    plan recomputed (:attr:`Encoded.checked`): its hash is not recomputed, but its place in
+    the chain (``seq``, ``prev_hash``) is checked like every other record's. ``valid``
+    names top-level fields whose exact value (:attr:`Encoded.valid`) passed the schema
+    before: the required keys and every other field are checked, each on its own.
     """
-    fast = fast_validator("plan")  # ~50x faster; a plan it rejects goes to jsonschema
-    errors = [] if fast is not None and fast.is_valid(plan) else sorted(
+    errors = [] if _fast_valid(plan, valid) else sorted(
         validator("plan").iter_errors(plan), key=lambda e: list(e.path))
     if errors:
         where = "/".join(str(p) for p in errors[0].absolute_path) or "(root)"
         raise PlanInvalid(f"{source} fails plan.schema.json at {where}: {errors[0].message}")
     prev = GENESIS
     for i, rec in enumerate(plan["transitions"], start=1):
-        body = {k: v for k, v in rec.items() if k != "hash"}
-        if rec["seq"] != i or rec["prev_hash"] != prev or sha256(body) != rec["hash"]:
+        known = i <= len(checked) and checked[i - 1]
+        if rec["seq"] != i or rec["prev_hash"] != prev or (not known and sha256(
+                {k: v for k, v in rec.items() if k != "hash"}) != rec["hash"]):
             raise PlanTampered(
                 f"{source}: transition #{i} ({rec.get('node')}) breaks the hash chain: "
                 "the plan was edited; restore it from version control or start a new launch"
@@ -120,6 +267,20 @@ def verify(plan: Any, source: str = "plan", *, body_sha256: str | None = None) -
         raise error(f"{source}: {problem[1]}: restore the signed plan from version control, "
                     "or check REFERRAL_ORCHESTRATOR_SIGNING_KEY")
     return dict(plan)
+
+
+def _fast_valid(plan: Any, valid: Collection[str]) -> bool:
+    """jsonschema-rs accepts the plan (~50x faster; a plan it rejects goes to jsonschema).
+
+    With ``valid``, field by field: the plan schema is an object with required keys and a
+    subschema per property, nothing else, so that is the same check.
+    """
+    fields = fast_field_validators("plan") if valid else None
+    if fields is None or not isinstance(plan, dict):
+        fast = fast_validator("plan")
+        return fast is not None and bool(fast.is_valid(plan))
+    return all(k in plan for k in load_schema("plan")["required"]) and all(
+        k in valid or k not in fields or fields[k].is_valid(v) for k, v in plan.items())
 
 
 def checkpoint_mismatch(plan: dict[str, Any], values: dict[str, Any]) -> str | None:

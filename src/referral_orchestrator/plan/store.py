@@ -39,7 +39,7 @@ from referral_orchestrator.errors import (
 
 from .atomic import sweep, write_atomic
 from .base import PlanRef, Store, artifact_files, filter_rows, self_asserted
-from .chain import encode_plan, verify
+from .chain import Encoded, verify
 from .signing import SignedSerializer, signing_key
 
 if TYPE_CHECKING:
@@ -281,9 +281,11 @@ class FileStore:
 
     @staticmethod
     def _encode(plan: dict[str, Any]) -> bytes:
-        data, digest = encode_plan(plan)  # one canonical encoding: the file and the digest
-        verify(plan, f"plan {plan.get('plan_id')}", body_sha256=digest)
-        return data
+        encoded = Encoded(plan)  # one canonical encoding: the file and the digest
+        verify(plan, f"plan {plan.get('plan_id')}", body_sha256=encoded.body_sha256,
+               checked=encoded.checked, valid=encoded.valid)
+        encoded.remember(checked=True)
+        return encoded.data
 
 
 PlanStore = FileStore
