@@ -1,4 +1,4 @@
-"""The PostgreSQL store's tables, as ordered, versioned migrations.
+"""The PostgreSQL store's tables, as ordered, versioned migrations, and a plan <-> its rows.
 
 ``referral-orchestrator store migrate`` applies the migrations a database has not had yet
 (``ro_migrations`` records each version) and sets up LangGraph's own checkpoint tables
@@ -21,6 +21,15 @@ Tables:
 """
 
 from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from referral_orchestrator.errors import PlanInvalid, PlanTampered
+
+from .chain import verify
+from .store import FileStore
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: plans, transitions, artifacts
@@ -74,3 +83,67 @@ CREATE TABLE IF NOT EXISTS ro_migrations (
 """
 # one migrate at a time per database (two hosts upgrading at once wait for each other)
 MIGRATE_LOCK = 0x5246_4D47  # "RFMG"
+
+
+def index_columns(plan: dict[str, Any]) -> tuple[Any, ...]:
+    """The index columns of a plan: status .. updated_at, then its chain head."""
+    req = plan["request"]["normalized"]
+    return (plan["status"], req["program"], req["launch_date"], ",".join(req["channels"]),
+            plan["success_metrics"]["launch_readiness_pct"], plan["created_at"],
+            plan["updated_at"], plan["integrity"]["chain_head"])
+
+
+def where_clause(status: str | None, program: str | None,
+                 since: dt.date | None) -> tuple[str, list[Any]]:
+    """The ``WHERE`` of a ``status`` listing, answered from the index columns."""
+    clauses: list[str] = []
+    args: list[Any] = []
+    if status is not None:
+        clauses.append("status = %s")
+        args.append(status)
+    if program is not None:
+        clauses.append("lower(program) = lower(%s)")
+        args.append(program)
+    if since is not None:
+        clauses.append("updated_at >= %s")
+        args.append(since)
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), args
+
+
+def assemble(plan_id: str, document: str, rows: list[dict[str, Any]],
+             source: str) -> dict[str, Any]:
+    """The plan with its transitions taken from their rows, verified; tampering named."""
+    try:
+        plan = json.loads(document)
+    except ValueError as exc:
+        raise PlanInvalid(f"{source} is not valid JSON ({exc})") from None
+    if not isinstance(plan, dict) or not isinstance(plan.get("transitions"), list):
+        raise PlanInvalid(f"{source} is not a plan document")
+    by_seq = {r["seq"]: r for r in rows}
+    recorded: list[dict[str, Any]] = []
+    for i, rec in enumerate(plan["transitions"], start=1):
+        node = rec.get("node") if isinstance(rec, dict) else None
+        row = by_seq.pop(i, None)
+        if row is None:
+            raise PlanTampered(
+                f"{source}: transition #{i} ({node}) is missing from the transitions table "
+                "(deleted with SQL): restore it from a backup or an export")
+        try:
+            stored = json.loads(row["record"])
+        except ValueError:
+            stored = None
+        if stored != rec or row["hash"] != rec.get("hash"):
+            raise PlanTampered(
+                f"{source}: transition #{i} ({node}) in the transitions table differs from "
+                "the chained record (edited with SQL): restore it from a backup or an export")
+        recorded.append(rec)  # equal to the row; the document keeps its key order
+    if by_seq:
+        extra = min(by_seq)
+        raise PlanTampered(f"{source}: transition #{extra} in the transitions table is not "
+                           "in the plan (inserted with SQL): remove it or restore a backup")
+    plan["transitions"] = recorded
+    verified = verify(plan, source)
+    if FileStore._encode(verified).decode("utf-8") != document:
+        raise PlanTampered(f"{source}: the stored document is not in the form this store "
+                           "writes (edited with SQL): restore it from a backup or an export")
+    return verified

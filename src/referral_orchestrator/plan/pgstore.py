@@ -25,7 +25,6 @@ import builtins
 import contextlib
 import datetime as dt
 import hashlib
-import json
 import time
 import urllib.parse
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -43,8 +42,16 @@ from referral_orchestrator.errors import (
 )
 
 from .base import PlanRef, Store
-from .chain import GENESIS, canonical, verify
-from .pgschema import BOOKKEEPING, MIGRATE_LOCK, MIGRATIONS, VERSION
+from .chain import GENESIS, canonical
+from .pgschema import (
+    BOOKKEEPING,
+    MIGRATE_LOCK,
+    MIGRATIONS,
+    VERSION,
+    assemble,
+    index_columns,
+    where_clause,
+)
 from .signing import SignedSerializer, signing_key
 from .store import ARTIFACTS_DIR, LOCK_TIMEOUT, FileStore
 
@@ -301,7 +308,7 @@ class PgStore:
                     "channels, readiness, created_at, updated_at, chain_head, transitions) "
                     "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 0) "
                     "ON CONFLICT (plan_id) DO NOTHING",
-                    (plan_id, text, *_index(plan)))
+                    (plan_id, text, *index_columns(plan)))
                 if cur.rowcount == 1:  # a racing host may have taken the id meanwhile
                     return plan_id, self.path_of(plan_id)
         raise PlanInvalid(f"too many plans created at {base}")  # pragma: no cover
@@ -324,7 +331,7 @@ class PgStore:
         if row is None:
             self.resolve(plan_id)  # raises PlanNotFound with the way on
         assert row is not None
-        return self.path_of(plan_id), _assemble(plan_id, row["document"], rows,
+        return self.path_of(plan_id), assemble(plan_id, row["document"], rows,
                                                 f"{self.location} plan {plan_id}")
 
     def write(self, path: Path, plan: dict[str, Any]) -> None:
@@ -358,7 +365,7 @@ class PgStore:
                 "UPDATE plans SET document = %s, status = %s, program = %s, launch_date = %s, "
                 "channels = %s, readiness = %s, created_at = %s, updated_at = %s, "
                 "chain_head = %s, transitions = %s WHERE plan_id = %s",
-                (text, *_index(plan)[:-1], plan["integrity"]["chain_head"], len(records),
+                (text, *index_columns(plan)[:-1], plan["integrity"]["chain_head"], len(records),
                  plan_id))
             self._keep_artifacts(conn, plan)
 
@@ -423,7 +430,7 @@ class PgStore:
                    since: dt.date | None = None, limit: int | None = None,
                    offset: int = 0) -> builtins.list[dict[str, Any]]:
         """Summary rows from the ``plans`` index, filtered and paginated (oldest first)."""
-        where, args = _filters(status, program, since)
+        where, args = where_clause(status, program, since)
         sql = ("SELECT plan_id, status, program, launch_date, channels, readiness, "
                "updated_at FROM plans" + where + " ORDER BY created_at, plan_id")
         if limit is not None:
@@ -490,7 +497,7 @@ class PgStore:
                     "INSERT INTO plans (plan_id, document, status, program, launch_date, "
                     "channels, readiness, created_at, updated_at, chain_head, transitions) "
                     "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 0)",
-                    (plan_id, text.decode("utf-8"), *_index(plan)))
+                    (plan_id, text.decode("utf-8"), *index_columns(plan)))
                 outcome, stored = "imported", 0
             elif row["document"].encode("utf-8") == text:
                 outcome, stored = "present", row["transitions"]
@@ -511,7 +518,7 @@ class PgStore:
                 "UPDATE plans SET document = %s, status = %s, program = %s, launch_date = %s, "
                 "channels = %s, readiness = %s, created_at = %s, updated_at = %s, "
                 "chain_head = %s, transitions = %s WHERE plan_id = %s",
-                (text.decode("utf-8"), *_index(plan)[:-1], plan["integrity"]["chain_head"],
+                (text.decode("utf-8"), *index_columns(plan)[:-1], plan["integrity"]["chain_head"],
                  len(records), plan_id))
             for rel, data in sorted(artifacts.items()):
                 conn.execute(
@@ -536,69 +543,6 @@ def _first_line(exc: BaseException) -> str:
 
 def _number(value: float) -> int | float:
     return int(value) if float(value).is_integer() else value
-
-
-def _index(plan: dict[str, Any]) -> tuple[Any, ...]:
-    """The index columns of a plan: status .. updated_at, then its chain head."""
-    req = plan["request"]["normalized"]
-    return (plan["status"], req["program"], req["launch_date"], ",".join(req["channels"]),
-            plan["success_metrics"]["launch_readiness_pct"], plan["created_at"],
-            plan["updated_at"], plan["integrity"]["chain_head"])
-
-
-def _filters(status: str | None, program: str | None,
-             since: dt.date | None) -> tuple[str, list[Any]]:
-    clauses: list[str] = []
-    args: list[Any] = []
-    if status is not None:
-        clauses.append("status = %s")
-        args.append(status)
-    if program is not None:
-        clauses.append("lower(program) = lower(%s)")
-        args.append(program)
-    if since is not None:
-        clauses.append("updated_at >= %s")
-        args.append(since)
-    return (" WHERE " + " AND ".join(clauses) if clauses else ""), args
-
-
-def _assemble(plan_id: str, document: str, rows: list[dict[str, Any]],
-              source: str) -> dict[str, Any]:
-    """The plan with its transitions taken from their rows, verified; tampering named."""
-    try:
-        plan = json.loads(document)
-    except ValueError as exc:
-        raise PlanInvalid(f"{source} is not valid JSON ({exc})") from None
-    if not isinstance(plan, dict) or not isinstance(plan.get("transitions"), list):
-        raise PlanInvalid(f"{source} is not a plan document")
-    by_seq = {r["seq"]: r for r in rows}
-    recorded: list[dict[str, Any]] = []
-    for i, rec in enumerate(plan["transitions"], start=1):
-        node = rec.get("node") if isinstance(rec, dict) else None
-        row = by_seq.pop(i, None)
-        if row is None:
-            raise PlanTampered(
-                f"{source}: transition #{i} ({node}) is missing from the transitions table "
-                "(deleted with SQL): restore it from a backup or an export")
-        try:
-            stored = json.loads(row["record"])
-        except ValueError:
-            stored = None
-        if stored != rec or row["hash"] != rec.get("hash"):
-            raise PlanTampered(
-                f"{source}: transition #{i} ({node}) in the transitions table differs from "
-                "the chained record (edited with SQL): restore it from a backup or an export")
-        recorded.append(rec)  # equal to the row; the document keeps its key order
-    if by_seq:
-        extra = min(by_seq)
-        raise PlanTampered(f"{source}: transition #{extra} in the transitions table is not "
-                           "in the plan (inserted with SQL): remove it or restore a backup")
-    plan["transitions"] = recorded
-    verified = verify(plan, source)
-    if FileStore._encode(verified).decode("utf-8") != document:
-        raise PlanTampered(f"{source}: the stored document is not in the form this store "
-                           "writes (edited with SQL): restore it from a backup or an export")
-    return verified
 
 
 if TYPE_CHECKING:  # PgStore is a Store (mypy checks the assignment)
