@@ -142,7 +142,7 @@ def test_each_slash_commands_argument_hint_lists_options_the_table_has(op: Opera
 
 def test_help_builds_the_parser_from_the_table_without_pydantic() -> None:
     code = ("import sys; from referral_orchestrator.surfaces import cli; cli.build_parser(); "
-            "print(sorted(m for m in ('pydantic', 'langgraph', 'langchain_core') "
+            "print(sorted(m for m in ('pydantic', 'langgraph', 'langchain_core', 'typing') "
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout

@@ -34,7 +34,10 @@ The tree::
 
 from __future__ import annotations
 
-from typing import Any
+# Not typing.TYPE_CHECKING: errors load with --help, which should not pay for typing.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class ReferralError(Exception):
