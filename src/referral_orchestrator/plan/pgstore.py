@@ -65,6 +65,9 @@ SCHEMES = ("postgresql://", "postgres://")
 _TABLES = ("SELECT to_regclass('ro_migrations') AS ours, "
            "to_regclass('checkpoint_migrations') AS theirs")
 _VERSION = "SELECT max(version) AS v FROM ro_migrations"
+_INSERT_PLAN = ("INSERT INTO plans (plan_id, document, status, program, launch_date, channels, "
+                "readiness, created_at, updated_at, chain_head, transitions) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 0)")
 LOCK_SPACE = 0x5246_4C4B  # "RFLK": the advisory-lock namespace of plan locks
 _LOCK_POLL = 0.05
 
@@ -303,12 +306,8 @@ class PgStore:
                 text = FileStore._encode(plan).decode("utf-8")
                 if plan["transitions"]:
                     raise PlanInvalid(f"a new plan {plan_id} has transitions already")
-                cur = conn.execute(
-                    "INSERT INTO plans (plan_id, document, status, program, launch_date, "
-                    "channels, readiness, created_at, updated_at, chain_head, transitions) "
-                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 0) "
-                    "ON CONFLICT (plan_id) DO NOTHING",
-                    (plan_id, text, *index_columns(plan)))
+                cur = conn.execute(_INSERT_PLAN + " ON CONFLICT (plan_id) DO NOTHING",
+                                   (plan_id, text, *index_columns(plan)))
                 if cur.rowcount == 1:  # a racing host may have taken the id meanwhile
                     return plan_id, self.path_of(plan_id)
         raise PlanInvalid(f"too many plans created at {base}")  # pragma: no cover
@@ -353,20 +352,7 @@ class PgStore:
                     f"{self.location} plan {plan_id}: the stored chain ({stored} transitions, "
                     f"head {row['chain_head'][:12]}) is not a prefix of the one being written: "
                     "another writer moved it on; run the command again")
-            new = records[stored:]
-            if new:
-                with conn.cursor() as cur:
-                    cur.executemany(
-                        "INSERT INTO transitions (plan_id, seq, record, hash) "
-                        "VALUES (%s, %s, %s, %s)",
-                        [(plan_id, r["seq"], canonical(r).decode("utf-8"), r["hash"])
-                         for r in new])
-            conn.execute(
-                "UPDATE plans SET document = %s, status = %s, program = %s, launch_date = %s, "
-                "channels = %s, readiness = %s, created_at = %s, updated_at = %s, "
-                "chain_head = %s, transitions = %s WHERE plan_id = %s",
-                (text, *index_columns(plan)[:-1], plan["integrity"]["chain_head"], len(records),
-                 plan_id))
+            _append(conn, plan, text, stored)
             self._keep_artifacts(conn, plan)
 
     def _keep_artifacts(self, conn: Connection[Any], plan: dict[str, Any]) -> None:
@@ -493,11 +479,7 @@ class PgStore:
             row = conn.execute("SELECT chain_head, transitions, document FROM plans "
                                "WHERE plan_id = %s FOR UPDATE", (plan_id,)).fetchone()
             if row is None:
-                conn.execute(
-                    "INSERT INTO plans (plan_id, document, status, program, launch_date, "
-                    "channels, readiness, created_at, updated_at, chain_head, transitions) "
-                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 0)",
-                    (plan_id, text.decode("utf-8"), *index_columns(plan)))
+                conn.execute(_INSERT_PLAN, (plan_id, text.decode("utf-8"), *index_columns(plan)))
                 outcome, stored = "imported", 0
             elif row["document"].encode("utf-8") == text:
                 outcome, stored = "present", row["transitions"]
@@ -509,17 +491,7 @@ class PgStore:
                         f"{plan_id} is in {self.location} already with another history: "
                         "not imported (export it and compare)")
                 outcome = "updated"
-            with conn.cursor() as cur:
-                cur.executemany(
-                    "INSERT INTO transitions (plan_id, seq, record, hash) VALUES (%s, %s, %s, %s)",
-                    [(plan_id, r["seq"], canonical(r).decode("utf-8"), r["hash"])
-                     for r in records[stored:]])
-            conn.execute(
-                "UPDATE plans SET document = %s, status = %s, program = %s, launch_date = %s, "
-                "channels = %s, readiness = %s, created_at = %s, updated_at = %s, "
-                "chain_head = %s, transitions = %s WHERE plan_id = %s",
-                (text.decode("utf-8"), *index_columns(plan)[:-1], plan["integrity"]["chain_head"],
-                 len(records), plan_id))
+            _append(conn, plan, text.decode("utf-8"), stored)
             for rel, data in sorted(artifacts.items()):
                 conn.execute(
                     "INSERT INTO artifacts (plan_id, path, sha256, content) "
@@ -535,6 +507,23 @@ class PgStore:
                 "SELECT plan_id FROM plans WHERE status IN ('completed', 'halted') "
                 "AND updated_at < %s ORDER BY plan_id", (day,)).fetchall()
         return [r["plan_id"] for r in rows]
+
+
+def _append(conn: Connection[Any], plan: dict[str, Any], text: str, stored: int) -> None:
+    """Insert the transitions after the ``stored`` ones and replace the plan's row with
+    ``text`` and its index columns (inside the caller's transaction, the row locked)."""
+    records = plan["transitions"]
+    if records[stored:]:
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO transitions (plan_id, seq, record, hash) VALUES (%s, %s, %s, %s)",
+                [(plan["plan_id"], r["seq"], canonical(r).decode("utf-8"), r["hash"])
+                 for r in records[stored:]])
+    conn.execute(
+        "UPDATE plans SET document = %s, status = %s, program = %s, launch_date = %s, "
+        "channels = %s, readiness = %s, created_at = %s, updated_at = %s, "
+        "chain_head = %s, transitions = %s WHERE plan_id = %s",
+        (text, *index_columns(plan), len(records), plan["plan_id"]))
 
 
 def _first_line(exc: BaseException) -> str:
