@@ -313,15 +313,15 @@ async def server_checkpointer() -> AsyncIterator[Any]:
     the database must have had ``referral-orchestrator store migrate``.
     """
     from referral_orchestrator.errors import UsageError
-    from referral_orchestrator.plan.pgstore import PgStore, is_url
-    from referral_orchestrator.plan.stores import STORE_ENV, store_spec
+    from referral_orchestrator.plan.pgstore import PgStore
+    from referral_orchestrator.plan.stores import STORE_ENV, open_store
 
-    url = store_spec()
-    if url is None or not is_url(url):
+    store = open_store()  # the variable, as every command reads it
+    if not isinstance(store, PgStore):
         raise UsageError(f"langgraph.postgres.json keeps threads in PostgreSQL: set {STORE_ENV}"
                          "=postgresql://user@host/db (after 'referral-orchestrator store "
                          "migrate')")
-    async with PgStore(url).async_checkpointer() as saver:
+    async with store.async_checkpointer() as saver:
         yield saver
 
 
