@@ -53,3 +53,10 @@ def lock_timeout_from_env(given: float | None) -> float:
         raise UsageError(f"{LOCK_TIMEOUT_ENV} (lock_timeout) must be a number of seconds "
                          f">= 0, default {LOCK_TIMEOUT:g}; got {text!r}")
     return seconds
+
+
+def close_store(store: object) -> None:
+    """Release what a store holds open (a database pool); a plans folder holds nothing."""
+    close = getattr(store, "close", None)
+    if callable(close):
+        close()

@@ -24,6 +24,7 @@ from referral_orchestrator.launch.checks import parse_date
 from referral_orchestrator.plan.base import Store, artifact_files
 from referral_orchestrator.plan.pgstore import PgStore
 from referral_orchestrator.plan.store import FileStore
+from referral_orchestrator.plan.stores import close_store
 
 FINISHED = ("completed", "halted")
 
@@ -60,9 +61,7 @@ def store_command(args: argparse.Namespace, store: Store,
             text = (f"checkpoints of {len(pruned)} plan(s) finished before {day} deleted; "
                     "their plans and transitions are kept")
     finally:
-        close = getattr(store, "close", None)
-        if callable(close):
-            close()
+        close_store(store)
     print(dump(report) if args.format == "json" else text)
     return 3 if report.get("refused") else 0
 
@@ -131,9 +130,7 @@ def export_command(args: argparse.Namespace, store: Store) -> int:
     try:
         data, files = store.export(args.plan)
     finally:
-        close = getattr(store, "close", None)
-        if callable(close):
-            close()
+        close_store(store)
     if args.artifacts:
         root = Path(args.artifacts)
         for rel, content in files.items():

@@ -220,9 +220,9 @@ def _store(args: argparse.Namespace) -> Any:
 
 
 def _closing(store: Any) -> None:
-    close = getattr(store, "close", None)
-    if callable(close):
-        close()
+    from referral_orchestrator.plan.stores import close_store
+
+    close_store(store)
 
 
 def run(argv: Sequence[str]) -> int:
