@@ -42,14 +42,16 @@ def commit(self, task, exception):
     return real_commit(self, task, exception)
 _runner.PregelRunner.commit = commit
 
-def due():
+def due(sticky=False):
     with lock:
         count["i"] += 1
-        return count["i"] == n
+        return count["i"] >= n if sticky else count["i"] == n
 
 real_write = os.write
 def write(fd, data):
-    if (kind == "file" and due()) or (kind == "drafts" and drafting.is_set()
+    # a full disk stays full: the n-th write fails and every later one (also a write
+    # done ahead, in a worker, that the run would otherwise redo once space is back)
+    if (kind == "file" and due(sticky=True)) or (kind == "drafts" and drafting.is_set()
                                       and not failed.is_set()):
         failed.set()
         raise OSError(errno.ENOSPC, "No space left on device")

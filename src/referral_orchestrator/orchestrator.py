@@ -47,6 +47,7 @@ from .plan.store import DEFAULT_PLANS_DIR
 from .plan.stores import lock_timeout_from_env, open_store
 
 if TYPE_CHECKING:  # the rest is imported where a run needs it: status and validate do not
+    from .artifacts.ahead import KitAhead
     from .engine.roster import Roster
     from .launch.request import LaunchRequest
     from .runners import AgentRunner
@@ -365,11 +366,11 @@ class Orchestrator:
     @contextlib.contextmanager
     def _graph(home: Store, plan_id: str) -> Iterator[Any]:
         """The compiled graph on the checkpointer of the plan's store."""
-        from .engine.graph import build_graph
+        from .engine.graph import launch_graph
 
         quiet_abandoned_tasks()
         with home.checkpointer(plan_id) as saver:
-            yield build_graph(saver)
+            yield launch_graph(saver)
 
     @staticmethod
     def _snapshot(graph: Any, config: dict[str, Any], *, fresh: bool = False) -> Any:
@@ -393,9 +394,16 @@ class Orchestrator:
             runner = self._runner_for(doc)
             with self._owned(runner):
                 return self._run(home, path, doc, graph_input, fresh=fresh, runner=runner)
-        with self._graph(home, doc["plan_id"]) as graph:
-            stopped = self._drive(graph, home, path, doc, meta, graph_input, runner, fresh=fresh)
-        return self._finish(home, path, meta, stopped)
+        from .artifacts.ahead import KitAhead
+
+        kit = KitAhead()
+        try:
+            with self._graph(home, doc["plan_id"]) as graph:
+                stopped = self._drive(graph, home, path, doc, meta, graph_input, runner,
+                                      fresh=fresh, kit=kit)
+            return self._finish(home, path, meta, stopped, kit)
+        finally:
+            kit.close()
 
     @contextlib.contextmanager
     def _owned(self, runner: AgentRunner) -> Iterator[None]:
@@ -431,12 +439,13 @@ class Orchestrator:
 
     def _drive(self, graph: Any, home: Store, path: Path, doc: dict[str, Any],
                meta: dict[str, Any], graph_input: Any, runner: AgentRunner, *,
-               fresh: bool) -> _Stopped:
+               fresh: bool, kit: KitAhead) -> _Stopped:
         """Run the plan's thread until it waits, ends or fails; persist every transition."""
         from .engine.state import RunContext
         from .plan.record import values_from_plan
 
-        ctx = RunContext(runner=runner, clock=self.clock, max_concurrency=self.max_concurrency)
+        ctx = RunContext(runner=runner, clock=self.clock, max_concurrency=self.max_concurrency,
+                         on_call=kit.call_started)
         config = {**self._config(doc), "max_concurrency": self.max_concurrency,
                   "recursion_limit": 200}
         transitions: list[dict[str, Any]] = doc["transitions"]
@@ -464,7 +473,7 @@ class Orchestrator:
                     graph_input, config, context=ctx, stream_mode=["updates", "values"],
                     durability="sync")) as chunks:
                 transitions, announced = self._stream(chunks, home, path, meta, values,
-                                                      transitions, announced)
+                                                      transitions, announced, kit)
         snap = graph.get_state(config)
         values = {k: v for k, v in dict(snap.values).items() if not k.startswith("__")}
         return _Stopped(values=values,
@@ -474,7 +483,7 @@ class Orchestrator:
 
     def _stream(self, chunks: Iterable[tuple[str, Any]], home: Store, path: Path,
                 meta: dict[str, Any], values: dict[str, Any],
-                transitions: list[dict[str, Any]], announced: int,
+                transitions: list[dict[str, Any]], announced: int, kit: KitAhead,
                 ) -> tuple[list[dict[str, Any]], int]:
         """Write the plan once per super-step with the step's transitions; announce them.
 
@@ -484,6 +493,8 @@ class Orchestrator:
         than ``STEP_WRITE_INTERVAL`` also writes what it has so far when a new update comes
         in, so a long fan-out shows progress. Until a record is in the plan it is in the
         checkpoint (LangGraph saves each task's writes as it finishes): a crash loses none.
+        Once the merge gate has passed the drafts, the comms kit is composed ahead
+        (``kit``), while the remaining calls wait.
         """
         # The plan records the state of the last checkpointed step ("settled"), never a
         # newer one: a values chunk is emitted before its checkpoint is written, and is
@@ -495,6 +506,8 @@ class Orchestrator:
             if mode == "values":
                 latest = {k: v for k, v in chunk.items() if not k.startswith("__")}
                 merged = self._merge(transitions, latest.get("transitions", []))
+                if latest.get("outcome", {}).get("communications") == "ok":
+                    kit.offer(latest, Path(meta["out_dir"]))
             else:
                 settled = latest
                 records = [r for node, upd in chunk.items() if not node.startswith("__") and upd
@@ -521,13 +534,14 @@ class Orchestrator:
         self._announce(transitions[announced:])
 
     def _finish(self, home: Store, path: Path, meta: dict[str, Any],
-                stopped: _Stopped) -> LaunchResult:
+                stopped: _Stopped, kit: KitAhead) -> LaunchResult:
         """Render the artifacts, project the final plan, write it, announce the rest."""
         from .artifacts.render import render
         from .plan.record import project
 
-        written = render(stopped.values, Path(meta["out_dir"]), plan_id=meta["plan_id"],
-                         plan_path=path)
+        out_dir = Path(meta["out_dir"])
+        written = render(stopped.values, out_dir, plan_id=meta["plan_id"], plan_path=path,
+                         kit=kit.take(stopped.values, out_dir))
         meta["deliverables"] = {"plan": home.where(path), **written.paths}
         meta["artifact_digests"] = written.digests
         meta["updated_at"] = self.clock().isoformat()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -92,14 +93,16 @@ def claim(folder: Path, plan_id: str, plan_path: Path) -> None:
         raise  # pragma: no cover - check_free raises: the winner's manifest is there
 
 
-def publish(folder: Path, plan_id: str, plan_path: Path,
-            files: dict[str, bytes]) -> dict[str, str]:
+def publish(folder: Path, plan_id: str, plan_path: Path, files: dict[str, bytes],
+            filled: Mapping[str, Path] | None = None) -> dict[str, str]:
     """Write ``files`` (relative path -> bytes) as this plan's; returns their digests.
 
     Refuses (exit 2) when the folder is another plan's, or when a file to write is there
     and not on this plan's manifest. Afterwards, files the plan wrote before and no longer
-    writes are deleted if unchanged.
+    writes are deleted if unchanged. ``filled`` maps a relative path to a temp file
+    already holding exactly its bytes (``atomic.fill_temps``): it is renamed into place.
     """
+    ready = {folder / rel: tmp for rel, tmp in (filled or {}).items() if rel in files}
     owner = _read(folder) if folder.is_dir() else None
     if owner is None or owner["plan_id"] != plan_id:
         claim(folder, plan_id, plan_path)
@@ -114,11 +117,14 @@ def publish(folder: Path, plan_id: str, plan_path: Path,
             f"away, then run 'referral-orchestrator resume {plan_id}'")
     digests = {rel: digest(data) for rel, data in sorted(files.items())}
     write_atomic(folder / MANIFEST, _encode(plan_id, plan_path, {**owned, **digests}))
+    by_folder: dict[Path, list[str]] = {}
     for rel in sorted(files):
-        path = folder / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        sweep(path.parent, [path.name])  # a killed writer's temp file
-    write_atomic_many((folder / rel, data) for rel, data in sorted(files.items()))
+        by_folder.setdefault((folder / rel).parent, []).append((folder / rel).name)
+    for parent, names in by_folder.items():  # one listing per folder, not one per file
+        parent.mkdir(parents=True, exist_ok=True)
+        sweep(parent, names, keep=ready.values())  # a killed writer's temp files
+    write_atomic_many(((folder / rel, data) for rel, data in sorted(files.items())),
+                      filled=ready)
     for rel in sorted(set(owned) - set(files)):
         path = folder / rel
         with contextlib.suppress(OSError):

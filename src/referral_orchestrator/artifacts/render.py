@@ -24,7 +24,8 @@ import datetime as dt
 import hashlib
 import io
 import json
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -83,17 +84,20 @@ def runbook_csv(tasks: list[dict[str, Any]], people: dict[str, str]) -> str:
 
 
 def _fold(line: str) -> str:
-    """Fold a content line at 75 octets (RFC 5545 section 3.1)."""
-    out: list[str] = []
-    cur = b""
-    for ch in line:
-        enc = ch.encode()
-        if len(cur) + len(enc) > (75 if not out else 74):
-            out.append(cur.decode())
-            cur = b""
-        cur += enc
-    out.append(cur.decode())
-    return "\r\n ".join(out)
+    """Fold a content line at 75 octets (RFC 5545 section 3.1), never inside a character."""
+    data = line.encode()
+    if len(data) <= 75:
+        return line  # most lines: nothing to fold
+    out: list[bytes] = []
+    start, limit = 0, 75
+    while len(data) - start > limit:
+        cut = start + limit
+        while data[cut] & 0xC0 == 0x80:  # a UTF-8 continuation byte: cut before its lead
+            cut -= 1
+        out.append(data[start:cut])
+        start, limit = cut, 74  # a continuation line starts with one space
+    out.append(data[start:])
+    return b"\r\n ".join(out).decode()
 
 
 def plan_key(req: dict[str, Any], plan_id: str | None) -> str:
@@ -177,14 +181,68 @@ def tracking_links_csv(links: list[dict[str, Any]], partner: dict[str, Any] | No
     return _csv(rows)
 
 
-def render(values: dict[str, Any], out_dir: Path, *, plan_id: str,
-           plan_path: Path) -> Written:
+Emit = Callable[[str, str, str], None]
+Markdown = Callable[..., str]
+# The state the comms kit is rendered from, with the tasks' ids (``kit_inputs``)
+KIT_INPUTS = ("request", "comms", "enablement", "tooling", "landing_url", "charter")
+
+
+def kit_inputs(values: dict[str, Any]) -> dict[str, Any]:
+    """What of ``values`` the comms kit depends on: :data:`KIT_INPUTS` and the task ids."""
+    inputs = {k: values[k] for k in KIT_INPUTS if k in values}
+    inputs["tasks"] = [{"id": t["id"]} for t in values.get("tasks", [])]
+    return inputs
+
+
+def _writers(values: dict[str, Any], out_dir: Path, files: dict[str, bytes],
+             written: dict[str, str]) -> tuple[Emit, Markdown]:
+    """``emit(name, rel, text)`` adds a file; ``markdown(template, **ctx)`` renders one."""
+    env = template_env()
+    req = values["request"]
+    linkable = _generated_links(values)
+
+    def emit(name: str, rel: str, text: str) -> None:
+        files[rel] = text.encode("utf-8")
+        written[name] = str(out_dir / rel)
+
+    def markdown(template: str, **ctx: Any) -> str:
+        return _tidy(env.get_template(template).render(req=req, linkable=linkable, **ctx))
+
+    return emit, markdown
+
+
+@dataclass
+class KitFiles:
+    """The comms kit: files (relative path -> bytes), artifact names (-> path), and temp
+    files already holding some of them (relative path -> temp: ``atomic.fill_temps``)."""
+
+    files: dict[str, bytes]
+    written: dict[str, str]
+    filled: dict[str, Path] = field(default_factory=dict)
+
+
+def kit_files(values: dict[str, Any], out_dir: Path) -> KitFiles:
+    """The comms kit's files and artifact names.
+
+    A pure function of :func:`kit_inputs` and ``out_dir``, so it can be composed ahead
+    of the end of a run (``artifacts.ahead``).
+    """
+    files: dict[str, bytes] = {}
+    written: dict[str, str] = {}
+    values = kit_inputs(values)
+    if values.get("comms"):
+        _render_kit(values, out_dir, *_writers(values, out_dir, files, written))
+    return KitFiles(files, written)
+
+
+def render(values: dict[str, Any], out_dir: Path, *, plan_id: str, plan_path: Path,
+           kit: KitFiles | None = None) -> Written:
     """Write every artifact the state supports into the plan's folder ``out_dir``.
 
     ``plan_id`` makes calendar UIDs unique per plan (as a digest: the files never carry
-    the id itself) and names the folder's owner in its manifest.
+    the id itself) and names the folder's owner in its manifest. ``kit`` is
+    ``kit_files(values, out_dir)`` when the caller composed it already.
     """
-    env = template_env()
     req = values["request"]
     roster = roster_from_overrides(values.get("roster"))
     people = roster.people
@@ -194,15 +252,7 @@ def render(values: dict[str, Any], out_dir: Path, *, plan_id: str,
     written: dict[str, str] = {}
     clock = clock_for(req)
     files: dict[str, bytes] = {}
-
-    def emit(name: str, rel: str, text: str) -> None:
-        files[rel] = text.encode("utf-8")
-        written[name] = str(out_dir / rel)
-
-    linkable = _generated_links(values)
-
-    def markdown(template: str, **ctx: Any) -> str:
-        return _tidy(env.get_template(template).render(req=req, linkable=linkable, **ctx))
+    emit, markdown = _writers(values, out_dir, files, written)
 
     if tasks:
         ordered = sorted(tasks, key=lambda t: t["due"])
@@ -218,9 +268,9 @@ def render(values: dict[str, Any], out_dir: Path, *, plan_id: str,
         emit("runbook_csv", "runbook.csv", runbook_csv(tasks, people))
         emit("runbook_ics", "runbook.ics", runbook_ics(req, tasks, enablement.get("sessions", []),
                                                        plan_id=plan_id))
-    comms = values.get("comms") or {}
-    if comms:
-        _render_kit(values, out_dir, emit, markdown)
+    kit = kit if kit is not None else kit_files(values, out_dir)
+    files.update(kit.files)
+    written.update(kit.written)
     if values.get("golive"):
         checks = [c for v in values.get("qa", {}).values() for c in v.get("checks", [])]
         qa_rows = [{"stage": stage, "passed": sum(c["passed"] for c in v.get("checks", [])),
@@ -233,7 +283,7 @@ def render(values: dict[str, Any], out_dir: Path, *, plan_id: str,
             people=people, ladder=roster.ladder(), clock=clock.describe()))
     # files of an earlier render that this one no longer writes (a descoped channel's
     # drafts) are removed by the manifest, and only if they are unchanged
-    return Written(written, publish(out_dir, plan_id, plan_path, files))
+    return Written(written, publish(out_dir, plan_id, plan_path, files, kit.filled))
 
 
 def _generated_links(values: dict[str, Any]) -> frozenset[str]:
@@ -259,8 +309,8 @@ def _kit_item(asset: dict[str, Any]) -> dict[str, Any]:
             "sms": sms_encoding(asset["body"]) if asset["kind"] == "sms" else None}
 
 
-def _render_kit(values: dict[str, Any], out_dir: Path, emit: Any,
-                markdown: Any) -> None:
+def _render_kit(values: dict[str, Any], out_dir: Path, emit: Emit,
+                markdown: Markdown) -> None:
     req = values["request"]
     comms = values["comms"]
     enablement = values.get("enablement") or {}

@@ -111,6 +111,8 @@ class RunContext:
     max_concurrency: Annotated[int, Field(ge=1, description="parallel drafts at most")] = 8
     model: Annotated[str, Field(
         description="offline (the deterministic drafter) or an Anthropic model id")] = "offline"
+    # called as a model call starts: the orchestrator composes files while calls wait
+    on_call: SkipJsonSchema[Callable[[], None] | None] = None
 
     def get_runner(self) -> AgentRunner:
         """The runner, resolved from ``model`` (the offline drafter by default)."""

@@ -116,6 +116,8 @@ def run_agent(state: LaunchState | DraftState, ctx: RunContext, stage: StageId,
         step.agent = assignment.agent
         call = AgentCall(agent=assignment.agent, stage=stage, output_type=output_type,
                          inputs=inputs, attempt=attempt, feedback=tuple(feedback), key=key)
+        if ctx.on_call is not None:
+            ctx.on_call()
         try:
             result = ctx.get_runner().run(call)
             _count_usage(step, result.usage, call)

@@ -12,10 +12,12 @@ QA checks against.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import ipaddress
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from html.parser import HTMLParser
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -99,8 +101,10 @@ def link_problems(url: str) -> list[str]:
     return [f"missing {p}" for p in REQUIRED_PARAMS if not params.get(p)]
 
 
-def _params(url: str) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+@functools.lru_cache(maxsize=4096)
+def _params(url: str) -> Mapping[str, str]:
+    """A URL's query parameters, first value each (read-only: cached per URL)."""
+    return MappingProxyType({k: v[0] for k, v in parse_qs(urlsplit(url).query).items()})
 
 
 def link_checks(req: dict[str, Any], tooling: dict[str, Any]) -> list[dict[str, Any]]:

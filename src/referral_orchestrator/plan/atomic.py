@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 TEMP_SUFFIX = ".tmp"
@@ -62,22 +62,22 @@ def write_atomic(path: Path, data: bytes, *, exclusive: bool = False) -> None:
     fsync_dir(path.parent)
 
 
-def write_atomic_many(files: Iterable[tuple[Path, bytes]]) -> None:
+def write_atomic_many(files: Iterable[tuple[Path, bytes]], *,
+                      filled: Mapping[Path, Path] | None = None) -> None:
     """:func:`write_atomic` for several files, each folder fsynced once instead of per file.
 
     Every file is written and fsynced under its temp name first (a few at a time: fsync
     releases the GIL, and the file system commits concurrent ones together), then all are
     renamed, then each folder is fsynced: each file is still old or new, never torn, and
     all of them are durable on return. Temp files not yet renamed are removed on any error.
+    ``filled`` maps a destination to a temp file :func:`fill_temps` already wrote with
+    exactly its bytes: it is only renamed (and left to its owner on an error).
     """
-    from concurrent.futures import ThreadPoolExecutor  # not at import: readers never write
-
-    items = [(_temp_for(path), path, data) for path, data in files]
+    filled = filled or {}
+    items = [(_temp_for(path), path, data) for path, data in files if path not in filled]
     renamed = 0
     try:
-        with ThreadPoolExecutor(max_workers=max(1, min(8, len(items)))) as pool:
-            for done in [pool.submit(_fill, tmp, data) for tmp, _, data in items]:
-                done.result()
+        _fill_all(items)
         for tmp, path, _ in items:
             os.replace(tmp, path)
             renamed += 1
@@ -85,8 +85,39 @@ def write_atomic_many(files: Iterable[tuple[Path, bytes]]) -> None:
         for tmp, _, _ in items[renamed:]:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
-    for folder in dict.fromkeys(path.parent for _, path, _ in items):
+    for path, tmp in filled.items():
+        os.replace(tmp, path)
+    for folder in dict.fromkeys([path.parent for _, path, _ in items]
+                                + [path.parent for path in filled]):
         fsync_dir(folder)
+
+
+def fill_temps(files: Iterable[tuple[Path, bytes]]) -> dict[Path, Path]:
+    """Write and fsync each file under a temp name beside it; returns destination -> temp.
+
+    The first half of :func:`write_atomic_many`, done ahead (while a run waits on a model
+    call); pass the result as its ``filled``. On an error no temp file is left.
+    """
+    items = [(_temp_for(path), path, data) for path, data in files]
+    try:
+        _fill_all(items)
+    except BaseException:
+        for tmp, _, _ in items:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+        raise
+    return {path: tmp for tmp, path, _ in items}
+
+
+def _fill_all(items: list[tuple[Path, Path, bytes]]) -> None:
+    """:func:`_fill` every (temp, destination, bytes), a few at a time."""
+    from concurrent.futures import ThreadPoolExecutor  # not at import: readers never write
+
+    if not items:
+        return
+    with ThreadPoolExecutor(max_workers=max(1, min(8, len(items)))) as pool:
+        for done in [pool.submit(_fill, tmp, data) for tmp, _, data in items]:
+            done.result()
 
 
 def fsync_dir(folder: Path) -> None:
@@ -101,13 +132,17 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def sweep(folder: Path, names: Iterable[str]) -> None:
-    """Remove temp files a killed writer of ``names`` left in ``folder`` (nothing else)."""
+def sweep(folder: Path, names: Iterable[str], *, keep: Iterable[Path] = ()) -> None:
+    """Remove temp files a killed writer of ``names`` left in ``folder`` (nothing else).
+
+    ``keep``: temp files this process filled and is about to rename (:func:`fill_temps`).
+    """
     wanted = set(names)
+    kept = set(keep)
     if not folder.is_dir():
         return
     for entry in folder.glob(f".*{TEMP_SUFFIX}"):
         base = entry.name[1:-len(TEMP_SUFFIX)].rpartition(".")[0]
-        if base in wanted:
+        if base in wanted and entry not in kept:
             with contextlib.suppress(FileNotFoundError):
                 entry.unlink()

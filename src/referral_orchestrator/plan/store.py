@@ -236,14 +236,17 @@ class FileStore:
 
     @contextlib.contextmanager
     def checkpointer(self, plan_id: str) -> Iterator[SqliteSaver]:
-        """A ``SqliteSaver`` on the folder's database (one per folder, threads by plan id)."""
+        """A ``SqliteSaver`` on the folder's database (one per folder, threads by plan id).
+
+        Concurrent writers (a fan-out's tasks) share commits: :mod:`.sqlite`.
+        """
         import sqlite3
 
-        from langgraph.checkpoint.sqlite import SqliteSaver
+        from .sqlite import GroupCommitSaver
 
         key = signing_key()
         conn = sqlite3.connect(self.checkpoint_path, check_same_thread=False, timeout=60)
-        saver = SqliteSaver(conn, serde=None if key is None else SignedSerializer(key))
+        saver = GroupCommitSaver(conn, serde=None if key is None else SignedSerializer(key))
         try:
             yield saver
         finally:

@@ -1,0 +1,186 @@
+"""What keeps a launch's critical path short, each without weakening a guarantee.
+
+- the launch graph is compiled once per process and copied per run with its own
+  checkpointer;
+- concurrent checkpoint writers share commits (group commit), each still returning only
+  once its rows are committed, and a failed commit fails every writer whose rows it held;
+- the comms kit is composed ahead while the last model calls wait, and used only for
+  exactly the inputs it was composed from: the files are the same either way.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from referral_orchestrator import Orchestrator
+from referral_orchestrator.artifacts import ahead
+from referral_orchestrator.artifacts.render import kit_files
+from referral_orchestrator.engine.graph import launch_graph
+from referral_orchestrator.plan.sqlite import GroupCommitSaver
+from referral_orchestrator.plan.store import FileStore
+from support import SEED_REQUEST
+
+
+def test_the_compiled_graph_is_reused_with_each_run_s_own_checkpointer(tmp_path: Path) -> None:
+    store = FileStore(tmp_path)
+    with store.checkpointer("a") as one, store.checkpointer("b") as two:
+        first, second = launch_graph(one), launch_graph(two)
+        assert first.checkpointer is one and second.checkpointer is two
+        assert first.builder is second.builder  # compiled once
+
+
+class _CountingConnection:
+    """A sqlite3 connection whose commits are counted and can be made to fail."""
+
+    def __init__(self, path: Path) -> None:
+        self.conn = sqlite3.connect(path, check_same_thread=False)
+        self.commits = 0
+        self.fail: BaseException | None = None
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.release.set()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.conn, name)
+
+    def commit(self) -> None:
+        self.entered.set()
+        self.release.wait(5)
+        if self.fail is not None:
+            raise self.fail
+        self.commits += 1
+        self.conn.commit()
+
+
+def _writes(saver: GroupCommitSaver, n: int) -> list[BaseException | None]:
+    """``n`` threads each saving one task's writes; the error each got, if any."""
+    config = {"configurable": {"thread_id": "t", "checkpoint_ns": "", "checkpoint_id": "c"}}
+    errors: list[BaseException | None] = [None] * n
+
+    def one(i: int) -> None:
+        try:
+            saver.put_writes(config, [("draft", {"i": i})], f"task-{i}")
+        except BaseException as exc:
+            errors[i] = exc
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return errors
+
+
+def test_concurrent_checkpoint_writers_share_commits_and_every_row_is_committed(
+        tmp_path: Path) -> None:
+    conn = _CountingConnection(tmp_path / "c.sqlite")
+    saver = GroupCommitSaver(conn)  # type: ignore[arg-type]
+    saver.setup()
+    conn.release.clear()  # hold the first commit while the other writers arrive
+
+    def let_go() -> None:
+        conn.entered.wait(5)
+        threading.Timer(0.2, conn.release.set).start()
+
+    threading.Thread(target=let_go).start()
+    errors = _writes(saver, 40)
+    assert errors == [None] * 40
+    assert conn.commits < 10  # one per writer before group commit
+    # every row is durable: a fresh connection sees all of them
+    rows = sqlite3.connect(tmp_path / "c.sqlite").execute(
+        "select count(*) from writes").fetchone()[0]
+    assert rows == 40
+
+
+def test_a_failed_group_commit_fails_every_writer_whose_rows_it_held(tmp_path: Path) -> None:
+    conn = _CountingConnection(tmp_path / "c.sqlite")
+    saver = GroupCommitSaver(conn)  # type: ignore[arg-type]
+    saver.setup()
+    conn.fail = sqlite3.OperationalError("database or disk is full")
+    conn.release.clear()
+
+    def let_go() -> None:
+        conn.entered.wait(5)
+        threading.Timer(0.2, conn.release.set).start()
+
+    threading.Thread(target=let_go).start()
+    errors = _writes(saver, 20)
+    assert all(isinstance(e, sqlite3.OperationalError) for e in errors), errors
+    conn.fail = None  # the disk has room again: a new writer commits its own rows
+    assert _writes(saver, 1) == [None]
+    rows = sqlite3.connect(tmp_path / "c.sqlite").execute(
+        "select task_id from writes").fetchall()
+    assert rows == [("task-0",)]
+
+
+def _kit_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Where the kit was composed: 'ahead' (the worker) or 'end' (with the other files)."""
+    calls: list[str] = []
+    real = kit_files
+
+    def tracked(values: dict[str, Any], out_dir: Path) -> Any:
+        calls.append("ahead" if threading.current_thread().name.startswith("kit-ahead")
+                      else "end")
+        return real(values, out_dir)
+
+    monkeypatch.setattr(ahead, "kit_files", tracked)
+    monkeypatch.setattr("referral_orchestrator.artifacts.render.kit_files", tracked)
+    return calls
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    """The artifacts, but the calendar (its event UIDs are per plan, by design)."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and p.name not in (".referral-orchestrator.json", "runbook.ics")}
+
+
+def test_the_kit_is_composed_ahead_once_and_the_files_are_the_same(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = _kit_calls(monkeypatch)
+    ahead_result = Orchestrator(tmp_path / "a").launch(**SEED_REQUEST, out_dir=tmp_path / "out-a")
+    assert calls == ["ahead"]
+    monkeypatch.setattr(ahead.KitAhead, "call_started", lambda self: None)  # never ahead
+    calls.clear()
+    plain = Orchestrator(tmp_path / "b").launch(**SEED_REQUEST, out_dir=tmp_path / "out-b")
+    assert calls == ["end"]
+    kit = _files(tmp_path / "out-a")
+    assert kit == _files(tmp_path / "out-b") and len(kit) > 10
+    digests = [{k: v for k, v in r.plan["artifact_digests"].items() if k != "runbook.ics"}
+               for r in (ahead_result, plain)]
+    assert digests[0] == digests[1]
+
+
+def test_a_kit_composed_for_other_inputs_is_not_used(tmp_path: Path) -> None:
+    from referral_orchestrator.plan.record import values_from_plan
+
+    plan = Orchestrator(tmp_path / "p").launch(**SEED_REQUEST, out_dir=tmp_path / "out").plan
+    values = values_from_plan(plan)
+    kit = ahead.KitAhead()
+    try:
+        kit.offer(values, tmp_path)
+        kit.call_started()
+        # the task statuses are not the kit's input, their ids are
+        moved = {**values, "tasks": [{**t, "status": "done"} for t in values["tasks"]]}
+        taken = kit.take(moved, tmp_path)
+        assert taken is not None and taken.files == kit_files(values, tmp_path).files
+        assert sorted(taken.filled) == sorted(taken.files)  # written ahead, to be renamed
+        email = next(k for k in values["comms"] if k.startswith("email:"))
+        redrafted = {**values, "comms": {**values["comms"], email: {"assets": []}}}
+        assert kit.take(redrafted, tmp_path) is None  # a re-drafted channel
+        assert kit.take(values, tmp_path / "elsewhere") is None  # another folder
+        fewer = {**values, "tasks": values["tasks"][1:]}
+        assert kit.take(fewer, tmp_path) is None  # the index links tasks by id
+    finally:
+        kit.close()
+
+
+def test_a_kit_offered_but_never_started_is_composed_at_the_end(tmp_path: Path) -> None:
+    kit = ahead.KitAhead()
+    kit.offer({"request": {}, "comms": {}}, tmp_path)
+    assert kit.take({"request": {}, "comms": {}}, tmp_path) is None
+    kit.close()
