@@ -193,6 +193,30 @@ def test_reused_records_still_have_their_place_in_the_chain_checked(tmp_path: Pa
         FileStore._encode(forged)
 
 
+def test_a_sealed_plan_is_written_with_the_encoding_its_seal_made(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    result = Orchestrator(tmp_path / "plans").launch(**SEED, out_dir=tmp_path / "out")
+    plan = json.loads(result.plan_path.read_bytes())
+    plan["updated_at"] = "2026-11-25T10:00:00+00:00"
+    seal(plan)
+    built: list[int] = []
+    real = Encoded.__init__
+
+    def counted(self: Encoded, doc: dict[str, Any]) -> None:
+        built.append(1)
+        real(self, doc)
+
+    monkeypatch.setattr(Encoded, "__init__", counted)
+    assert FileStore._encode(plan) == _full_encoding(plan)[0]
+    assert built == []  # encoded once, by the seal
+    # a sealed plan whose integrity was changed afterwards is encoded (and checked) anew
+    seal(plan)
+    plan["integrity"] = {**plan["integrity"], "body_sha256": "0" * 64}
+    with pytest.raises(PlanTampered):
+        FileStore._encode(plan)
+    assert built == [1, 1]  # the seal's, and the write's own
+
+
 def _pinned() -> dt.datetime:
     return dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.UTC)
 

@@ -57,6 +57,8 @@ _MEMO_PLANS = 16
 _memo: dict[str, dict[str, _Piece]] = {}  # plan id -> the last encoding of each field
 _verified: dict[str, frozenset[str]] = {}  # plan id -> compact records whose hash was checked
 _valid: dict[str, dict[str, bytes | None]] = {}  # plan id -> fingerprints of fields validated
+# plan id -> the plan object seal() last returned and its encoding, integrity included
+_sealed: dict[str, tuple[dict[str, Any], Encoded]] = {}
 _memo_lock = threading.Lock()
 
 
@@ -145,6 +147,20 @@ class Encoded:
         self.valid = {k for k, p in self.fields.items()
                       if p[0] is not None and valid.get(k) == p[0]}
 
+    @classmethod
+    def of(cls, plan: dict[str, Any]) -> Encoded:
+        """The encoding of ``plan``: the one :func:`seal` made if this is the plan object it
+        sealed (a plan is written as it is sealed: changing it afterwards would break its
+        digest), else a new one."""
+        key = plan.get("plan_id")
+        with _memo_lock:
+            sealed = _sealed.pop(key, None) if isinstance(key, str) else None
+        if sealed is not None and sealed[0] is plan and "integrity" in sealed[1].fields and (
+                sealed[1].fields["integrity"][3] is None
+                and _fingerprint(plan.get("integrity")) == sealed[1].fields["integrity"][0]):
+            return sealed[1]
+        return cls(plan)
+
     @functools.cached_property
     def data(self) -> bytes:
         """The file bytes (built when asked: sealing a plan needs its digest alone)."""
@@ -171,6 +187,7 @@ class Encoded:
                 oldest = next(iter(_memo))
                 _memo.pop(oldest)
                 _verified.pop(oldest, None)
+                _sealed.pop(oldest, None)
                 _valid.pop(oldest, None)
             _memo[self.key] = self.fields
             if checked:
@@ -214,7 +231,7 @@ def seal(plan: dict[str, Any]) -> dict[str, Any]:
     """Set ``integrity`` (chain head + body digest, signed when a key is set); returns it."""
     plan.pop("integrity", None)
     head = plan["transitions"][-1]["hash"] if plan["transitions"] else GENESIS
-    body = Encoded(plan)  # its encodings are reused when the sealed plan is written
+    body = Encoded(plan)  # the sealed plan is written with this encoding (Encoded.of)
     body.remember(checked=False)
     plan["integrity"] = {"algorithm": "sha256", "chain_head": head,
                          "body_sha256": body.body_sha256}
@@ -222,6 +239,10 @@ def seal(plan: dict[str, Any]) -> dict[str, Any]:
     if key is not None:
         plan["integrity"]["signature"] = plan_signature(key, head, plan["integrity"][
             "body_sha256"])
+    if body.key is not None:
+        body.fields["integrity"] = _piece(plan["integrity"], None, 0)
+        with _memo_lock:
+            _sealed[body.key] = (plan, body)
     return plan
 
 

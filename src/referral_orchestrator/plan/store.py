@@ -284,7 +284,7 @@ class FileStore:
 
     @staticmethod
     def _encode(plan: dict[str, Any]) -> bytes:
-        encoded = Encoded(plan)  # one canonical encoding: the file and the digest
+        encoded = Encoded.of(plan)  # one canonical encoding: the file and the digest
         verify(plan, f"plan {plan.get('plan_id')}", body_sha256=encoded.body_sha256,
                checked=encoded.checked, valid=encoded.valid)
         encoded.remember(checked=True)
