@@ -94,7 +94,7 @@ class KitAhead:
             return None
         try:
             return job.result()
-        except Exception:  # noqa: BLE001 - composed again by the caller, where errors surface
+        except Exception:  # composed again by the caller, where errors surface
             return None
 
     def close(self) -> None:

@@ -93,12 +93,18 @@ def link_problems(url: str) -> list[str]:
 
     Links must be https; plain http is accepted only on loopback (a local staging page).
     """
+    return list(_link_problems(url))
+
+
+@functools.lru_cache(maxsize=4096)
+def _link_problems(url: str) -> tuple[str, ...]:
+    """:func:`link_problems`, cached per URL (a link is checked once per asset using it)."""
     parts = urlsplit(url)
     secure = parts.scheme == "https" or (parts.scheme == "http" and _local(parts.hostname or ""))
     if not secure or not parts.netloc:
-        return [f"{url!r} is not an https URL"]
+        return (f"{url!r} is not an https URL",)
     params = parse_qs(parts.query)
-    return [f"missing {p}" for p in REQUIRED_PARAMS if not params.get(p)]
+    return tuple(f"missing {p}" for p in REQUIRED_PARAMS if not params.get(p))
 
 
 @functools.lru_cache(maxsize=4096)
