@@ -19,7 +19,8 @@ id in turn.
    bound, 5 calls x latency (target <= 1.10x).
 3. ``--launches`` launches with a pinned clock (every plan created in the same second):
    median of the last five launches over the first five (target <= 1.2x), and the same
-   for ``FileStore.create`` alone (where the ids are claimed).
+   for ``FileStore.create`` alone (where the ids are claimed); ``--runs // 2 + 1`` series
+   per variant, the median ratio of them reported.
 """
 
 from __future__ import annotations
@@ -243,14 +244,25 @@ def main(argv: list[str] | None = None) -> int:
             for old in ((True, False) if i % 2 == 0 else (False, True)):
                 lat["legacy" if old else "current"].append(
                     latency_round(root, old, args.latency))
-        ids, creates = {}, {}
-        for name in ("legacy", "current"):
-            ids[name], creates[name] = same_second(root, name == "legacy", args.launches)
+        # per round: (launch times, create times); one 50-launch series is ~5 s of
+        # ~0.1 s launches, so a single series is at the mercy of the machine's noise
+        ids: dict[str, list[list[float]]] = {"legacy": [], "current": []}
+        creates: dict[str, list[list[float]]] = {"legacy": [], "current": []}
+        for i in range(max(1, args.runs // 2 + 1)):
+            for name in (("legacy", "current") if i % 2 == 0 else ("current", "legacy")):
+                times, made = same_second(root, name == "legacy", args.launches)
+                ids[name].append(times)
+                creates[name].append(made)
     bound = CHAIN * args.latency
     for name in ("legacy", "current"):
         r = rows[name]
         wall, persist, floor = _med(r, "wall_s"), _med(r, "persist_s"), _med(r, "floor_s")
-        first, last = statistics.median(ids[name][:5]), statistics.median(ids[name][-5:])
+        first = statistics.median(statistics.median(t[:5]) for t in ids[name])
+        last = statistics.median(statistics.median(t[-5:]) for t in ids[name])
+        ratio = statistics.median(statistics.median(t[-5:]) / statistics.median(t[:5])
+                                  for t in ids[name])
+        c_first = statistics.median(statistics.median(t[:5]) for t in creates[name])
+        c_last = statistics.median(statistics.median(t[-5:]) for t in creates[name])
         out[name] = {
             "offline_wall_s": wall, "persist_s": persist, "persist_share": persist / wall,
             "floor_s": floor, "persist_vs_floor": persist / floor,
@@ -259,11 +271,9 @@ def main(argv: list[str] | None = None) -> int:
             "latency_wall_s": statistics.median(lat[name]), "bound_s": bound,
             "latency_vs_bound": statistics.median(lat[name]) / bound,
             "same_second_first5_s": first, "same_second_last5_s": last,
-            "same_second_ratio": last / first,
-            "create_first5_s": statistics.median(creates[name][:5]),
-            "create_last5_s": statistics.median(creates[name][-5:]),
-            "create_ratio": statistics.median(creates[name][-5:])
-            / statistics.median(creates[name][:5]),
+            "same_second_ratio": ratio, "same_second_rounds": len(ids[name]),
+            "create_first5_s": c_first, "create_last5_s": c_last,
+            "create_ratio": c_last / c_first,
         }
     if args.json:
         print(json.dumps(out, indent=2))

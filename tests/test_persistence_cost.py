@@ -365,3 +365,10 @@ def test_markdown_escaping_is_the_same_cached_or_not() -> None:
     for value in ("# Join *now* https://example.com/r?c=1 | 1. go", "1) x", "plain"):
         assert text.md_text(value, links) == text.md_text(value, set(links))
         assert text.md_text(value, links) == text._md_text(value, links)
+
+
+def test_plans_sealed_and_never_written_are_not_kept_without_bound() -> None:
+    base = {"plan_id": "", "schema_version": "1.0", "transitions": []}
+    for n in range(3 * chain_module._MEMO_PLANS):
+        seal({**base, "plan_id": f"plan-export-{n}"})  # a server exporting many threads
+    assert len(chain_module._sealed) <= chain_module._MEMO_PLANS

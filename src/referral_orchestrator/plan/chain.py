@@ -242,6 +242,9 @@ def seal(plan: dict[str, Any]) -> dict[str, Any]:
     if body.key is not None:
         body.fields["integrity"] = _piece(plan["integrity"], None, 0)
         with _memo_lock:
+            _sealed.pop(body.key, None)
+            while len(_sealed) >= _MEMO_PLANS:  # plans sealed and never written (exports)
+                _sealed.pop(next(iter(_sealed)))
             _sealed[body.key] = (plan, body)
     return plan
 
