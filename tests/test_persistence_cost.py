@@ -372,3 +372,43 @@ def test_plans_sealed_and_never_written_are_not_kept_without_bound() -> None:
     for n in range(3 * chain_module._MEMO_PLANS):
         seal({**base, "plan_id": f"plan-export-{n}"})  # a server exporting many threads
     assert len(chain_module._sealed) <= chain_module._MEMO_PLANS
+
+
+def _mutations(plan: dict[str, Any]) -> list[tuple[str, Any]]:
+    """(what, how) pairs: edits deep inside the fields that change at every write."""
+    draft = next(k for k in plan["state"]["outputs"]["comms"] if ":" in k)
+    return [
+        ("a draft's asset loses its body", lambda p: p["state"]["outputs"]["comms"][draft][
+            "assets"][0].pop("body")),
+        ("a draft is not an object", lambda p: p["state"]["outputs"]["comms"].__setitem__(
+            draft, "text")),
+        ("an unknown key in state", lambda p: p["state"].__setitem__("extra", 1)),
+        ("settled holds a zero", lambda p: p["state"]["settled"].append(0)),
+        ("a task without its owner", lambda p: p["tasks"][-1].pop("owner")),
+        ("a transition's seq is text", lambda p: p["transitions"][-1].__setitem__(
+            "seq", "92")),
+        ("the usage loses its total", lambda p: p["usage"].pop("total")),
+        ("a new, valid task note", lambda p: p["tasks"][0].__setitem__("status", "done")),
+        ("nothing", lambda p: None),
+    ]
+
+
+@pytest.mark.parametrize("n", range(9))
+def test_part_by_part_schema_checks_agree_with_the_whole_schema(tmp_path: Path, n: int) -> None:
+    from referral_orchestrator.launch.schema import fast_validator
+
+    result = Orchestrator(tmp_path / "plans").launch(
+        **{**SEED, "channels": "email,in-app,sms,social,landing-page"},
+        out_dir=tmp_path / "out")
+    plan = json.loads(result.plan_path.read_bytes())
+    first = Encoded(plan)
+    assert chain_module._fast_valid(plan, first.valid, first.parts)
+    first.remember(checked=True)  # as after a write: every field passed
+    what, edit = _mutations(plan)[n]
+    changed = json.loads(json.dumps(plan))
+    edit(changed)
+    encoded = Encoded(changed)
+    assert encoded.parts or what == "nothing"
+    whole = bool(fast_validator("plan").is_valid(changed))
+    assert chain_module._fast_valid(changed, encoded.valid, encoded.parts) == whole, what
+    assert whole == (what in ("a new, valid task note", "nothing")), what

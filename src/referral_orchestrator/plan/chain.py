@@ -14,7 +14,7 @@ import hashlib
 import json
 import marshal
 import threading
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from referral_orchestrator.errors import BadSignature, PlanInvalid, PlanTampered, PlanUnsigned
@@ -26,6 +26,7 @@ from referral_orchestrator.launch.schema import (
 )
 
 from .signing import plan_signature, signature_problem, signing_key
+from .validity import part_valid
 
 GENESIS = "0" * 64
 CHAIN_FIELDS = ("seq", "prev_hash", "hash")
@@ -56,7 +57,7 @@ _SPLIT_BYTES = 2048  # a smaller value is one part (below this, parts cost more 
 _MEMO_PLANS = 16
 _memo: dict[str, dict[str, _Piece]] = {}  # plan id -> the last encoding of each field
 _verified: dict[str, frozenset[str]] = {}  # plan id -> compact records whose hash was checked
-_valid: dict[str, dict[str, bytes | None]] = {}  # plan id -> fingerprints of fields validated
+_valid: dict[str, dict[str, _Piece]] = {}  # plan id -> encodings of the fields validated
 # plan id -> the plan object seal() last returned and its encoding, integrity included
 _sealed: dict[str, tuple[dict[str, Any], Encoded]] = {}
 _memo_lock = threading.Lock()
@@ -145,7 +146,10 @@ class Encoded:
         self.checked = [text in checked for text in self.records]
         # a field whose exact value passed the schema in an earlier write of this plan
         self.valid = {k for k, p in self.fields.items()
-                      if p[0] is not None and valid.get(k) == p[0]}
+                      if p[0] is not None and k in valid and valid[k][0] == p[0]}
+        # the other fields, each with its encoding when it last passed (``plan.validity``)
+        self.parts = {k: (p, valid.get(k)) for k, p in self.fields.items()
+                      if k not in self.valid}
 
     @classmethod
     def of(cls, plan: dict[str, Any]) -> Encoded:
@@ -192,7 +196,7 @@ class Encoded:
             _memo[self.key] = self.fields
             if checked:
                 _verified[self.key] = frozenset(self.records)
-                _valid[self.key] = {k: p[0] for k, p in self.fields.items()}
+                _valid[self.key] = dict(self.fields)
 
 
 def encode_plan(plan: dict[str, Any]) -> tuple[bytes, str]:
@@ -250,7 +254,8 @@ def seal(plan: dict[str, Any]) -> dict[str, Any]:
 
 
 def verify(plan: Any, source: str = "plan", *, body_sha256: str | None = None,
-           checked: Sequence[bool] = (), valid: Collection[str] = ()) -> dict[str, Any]:
+           checked: Sequence[bool] = (), valid: Collection[str] = (),
+           parts: Mapping[str, tuple[Any, Any]] | None = None) -> dict[str, Any]:
     """Schema-validate a plan and check its chain and digest; raise PlanInvalid/PlanTampered.
 
     ``body_sha256`` is the digest of the body when the caller has just computed it from
@@ -259,9 +264,10 @@ def verify(plan: Any, source: str = "plan", *, body_sha256: str | None = None,
     plan recomputed (:attr:`Encoded.checked`): its hash is not recomputed, but its place in
     the chain (``seq``, ``prev_hash``) is checked like every other record's. ``valid``
     names top-level fields whose exact value (:attr:`Encoded.valid`) passed the schema
-    before: the required keys and every other field are checked, each on its own.
+    before: the required keys and every other field are checked, each on its own - and,
+    with ``parts`` (:attr:`Encoded.parts`), part by part (:mod:`.validity`).
     """
-    errors = [] if _fast_valid(plan, valid) else sorted(
+    errors = [] if _fast_valid(plan, valid, parts) else sorted(
         validator("plan").iter_errors(plan), key=lambda e: list(e.path))
     if errors:
         where = "/".join(str(p) for p in errors[0].absolute_path) or "(root)"
@@ -293,18 +299,30 @@ def verify(plan: Any, source: str = "plan", *, body_sha256: str | None = None,
     return dict(plan)
 
 
-def _fast_valid(plan: Any, valid: Collection[str]) -> bool:
+def _fast_valid(plan: Any, valid: Collection[str],
+                parts: Mapping[str, tuple[Any, Any]] | None = None) -> bool:
     """jsonschema-rs accepts the plan (~50x faster; a plan it rejects goes to jsonschema).
 
-    With ``valid``, field by field: the plan schema is an object with required keys and a
-    subschema per property, nothing else, so that is the same check.
+    With ``valid`` or ``parts``, field by field: the plan schema is an object with required
+    keys and a subschema per property, nothing else, so that is the same check; a field in
+    ``parts`` is checked part by part against what passed before (:mod:`.validity`).
     """
-    fields = fast_field_validators("plan") if valid else None
+    fields = fast_field_validators("plan") if valid or parts else None
     if fields is None or not isinstance(plan, dict):
         fast = fast_validator("plan")
         return fast is not None and bool(fast.is_valid(plan))
-    return all(k in plan for k in load_schema("plan")["required"]) and all(
-        k in valid or k not in fields or fields[k].is_valid(v) for k, v in plan.items())
+    schema = load_schema("plan")
+    parts = parts or {}
+
+    def field_valid(key: str, value: Any) -> bool:
+        if key in valid or key not in fields:
+            return True
+        if key in parts:
+            return part_valid(schema["properties"][key], schema, value, *parts[key])
+        return bool(fields[key].is_valid(value))
+
+    return all(k in plan for k in schema["required"]) and all(
+        field_valid(k, v) for k, v in plan.items())
 
 
 def checkpoint_mismatch(plan: dict[str, Any], values: dict[str, Any]) -> str | None:

@@ -286,7 +286,7 @@ class FileStore:
     def _encode(plan: dict[str, Any]) -> bytes:
         encoded = Encoded.of(plan)  # one canonical encoding: the file and the digest
         verify(plan, f"plan {plan.get('plan_id')}", body_sha256=encoded.body_sha256,
-               checked=encoded.checked, valid=encoded.valid)
+               checked=encoded.checked, valid=encoded.valid, parts=encoded.parts)
         encoded.remember(checked=True)
         return encoded.data
 
