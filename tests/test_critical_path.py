@@ -4,8 +4,9 @@
   checkpointer;
 - concurrent checkpoint writers share commits (group commit), each still returning only
   once its rows are committed, and a failed commit fails every writer whose rows it held;
-- the comms kit is composed ahead while the last model calls wait, and used only for
-  exactly the inputs it was composed from: the files are the same either way.
+- the comms kit and the runbook are composed ahead while the last model calls wait, and
+  used only for exactly the inputs they were composed from: the files are the same either
+  way.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 import pytest
 
 from referral_orchestrator import Orchestrator
-from referral_orchestrator.artifacts import ahead
+from referral_orchestrator.artifacts import ahead, render
 from referral_orchestrator.artifacts.render import kit_files
 from referral_orchestrator.engine.graph import launch_graph
 from referral_orchestrator.plan.sqlite import GroupCommitSaver
@@ -118,18 +119,18 @@ def test_a_failed_group_commit_fails_every_writer_whose_rows_it_held(tmp_path: P
     assert rows == [("task-0",)]
 
 
-def _kit_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Where the kit was composed: 'ahead' (the worker) or 'end' (with the other files)."""
-    calls: list[str] = []
-    real = kit_files
+def _compositions(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """(section, where) for every section composed: 'ahead' (the worker) or 'end'."""
+    calls: list[tuple[str, str]] = []
+    for name, (inputs, compose) in list(render.SECTIONS.items()):
+        def tracked(values: dict[str, Any], out_dir: Path, plan_id: str, *,
+                    name: str = name, compose: Any = compose) -> Any:
+            where = "ahead" if threading.current_thread().name.startswith("files-ahead") else (
+                "end")
+            calls.append((name, where))
+            return compose(values, out_dir, plan_id)
 
-    def tracked(values: dict[str, Any], out_dir: Path) -> Any:
-        calls.append("ahead" if threading.current_thread().name.startswith("kit-ahead")
-                      else "end")
-        return real(values, out_dir)
-
-    monkeypatch.setattr(ahead, "kit_files", tracked)
-    monkeypatch.setattr("referral_orchestrator.artifacts.render.kit_files", tracked)
+        monkeypatch.setitem(render.SECTIONS, name, (inputs, tracked))
     return calls
 
 
@@ -139,48 +140,53 @@ def _files(folder: Path) -> dict[str, bytes]:
             if p.is_file() and p.name not in (".referral-orchestrator.json", "runbook.ics")}
 
 
-def test_the_kit_is_composed_ahead_once_and_the_files_are_the_same(
+def test_the_kit_and_runbook_are_composed_ahead_and_the_files_are_the_same(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    calls = _kit_calls(monkeypatch)
-    ahead_result = Orchestrator(tmp_path / "a").launch(**SEED_REQUEST, out_dir=tmp_path / "out-a")
-    assert calls == ["ahead"]
-    monkeypatch.setattr(ahead.KitAhead, "call_started", lambda self: None)  # never ahead
+    calls = _compositions(monkeypatch)
+    ahead_result = Orchestrator(tmp_path / "a").launch(**SEED_REQUEST,
+                                                       out_dir=tmp_path / "out-a")
+    assert ("kit", "ahead") in calls and ("runbook", "ahead") in calls
+    assert not [c for c in calls if c[1] == "end"]  # nothing composed again at the end
+    assert not list(tmp_path.rglob("*.tmp"))  # every temp file renamed or removed
+    monkeypatch.setattr(ahead.FilesAhead, "call_started", lambda self: None)  # never ahead
     calls.clear()
     plain = Orchestrator(tmp_path / "b").launch(**SEED_REQUEST, out_dir=tmp_path / "out-b")
-    assert calls == ["end"]
-    kit = _files(tmp_path / "out-a")
-    assert kit == _files(tmp_path / "out-b") and len(kit) > 10
+    assert sorted(calls) == [("kit", "end"), ("runbook", "end")]
+    files = _files(tmp_path / "out-a")
+    assert files == _files(tmp_path / "out-b") and len(files) > 10
     digests = [{k: v for k, v in r.plan["artifact_digests"].items() if k != "runbook.ics"}
                for r in (ahead_result, plain)]
     assert digests[0] == digests[1]
 
 
-def test_a_kit_composed_for_other_inputs_is_not_used(tmp_path: Path) -> None:
+def test_a_section_composed_for_other_inputs_is_not_used(tmp_path: Path) -> None:
     from referral_orchestrator.plan.record import values_from_plan
 
     plan = Orchestrator(tmp_path / "p").launch(**SEED_REQUEST, out_dir=tmp_path / "out").plan
     values = values_from_plan(plan)
-    kit = ahead.KitAhead()
+    files = ahead.FilesAhead()
     try:
-        kit.offer(values, tmp_path)
-        kit.call_started()
-        # the task statuses are not the kit's input, their ids are
+        files.offer(values, tmp_path, "plan-1")
+        files.call_started()
+        taken = files.take(values, tmp_path, "plan-1")
+        assert taken["kit"].files == kit_files(values, tmp_path).files
+        assert sorted(taken["kit"].filled) == sorted(taken["kit"].files)  # to be renamed
+        # the task statuses are not the kit's input, but they are the runbook's
         moved = {**values, "tasks": [{**t, "status": "done"} for t in values["tasks"]]}
-        taken = kit.take(moved, tmp_path)
-        assert taken is not None and taken.files == kit_files(values, tmp_path).files
-        assert sorted(taken.filled) == sorted(taken.files)  # written ahead, to be renamed
+        assert sorted(files.take(moved, tmp_path, "plan-1")) == ["kit"]
         email = next(k for k in values["comms"] if k.startswith("email:"))
         redrafted = {**values, "comms": {**values["comms"], email: {"assets": []}}}
-        assert kit.take(redrafted, tmp_path) is None  # a re-drafted channel
-        assert kit.take(values, tmp_path / "elsewhere") is None  # another folder
-        fewer = {**values, "tasks": values["tasks"][1:]}
-        assert kit.take(fewer, tmp_path) is None  # the index links tasks by id
+        assert files.take(redrafted, tmp_path, "plan-1") == {}  # both link the drafts
+        assert files.take(values, tmp_path / "elsewhere", "plan-1") == {}  # another folder
+        assert files.take(values, tmp_path, "plan-2") == {}  # another plan (calendar UIDs)
     finally:
-        kit.close()
+        files.close()
+    assert not list(tmp_path.glob("**/*.tmp"))  # the temp files not renamed are removed
 
 
-def test_a_kit_offered_but_never_started_is_composed_at_the_end(tmp_path: Path) -> None:
-    kit = ahead.KitAhead()
-    kit.offer({"request": {}, "comms": {}}, tmp_path)
-    assert kit.take({"request": {}, "comms": {}}, tmp_path) is None
-    kit.close()
+def test_sections_offered_but_never_started_are_composed_at_the_end(tmp_path: Path) -> None:
+    files = ahead.FilesAhead()
+    values = {"request": {}, "comms": {}, "tasks": []}
+    files.offer(values, tmp_path, "plan-1")
+    assert files.take(values, tmp_path, "plan-1") == {}
+    files.close()

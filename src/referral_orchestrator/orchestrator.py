@@ -47,7 +47,7 @@ from .plan.store import DEFAULT_PLANS_DIR
 from .plan.stores import lock_timeout_from_env, open_store
 
 if TYPE_CHECKING:  # the rest is imported where a run needs it: status and validate do not
-    from .artifacts.ahead import KitAhead
+    from .artifacts.ahead import FilesAhead
     from .engine.roster import Roster
     from .launch.request import LaunchRequest
     from .runners import AgentRunner
@@ -394,16 +394,16 @@ class Orchestrator:
             runner = self._runner_for(doc)
             with self._owned(runner):
                 return self._run(home, path, doc, graph_input, fresh=fresh, runner=runner)
-        from .artifacts.ahead import KitAhead
+        from .artifacts.ahead import FilesAhead
 
-        kit = KitAhead()
+        ahead = FilesAhead()
         try:
             with self._graph(home, doc["plan_id"]) as graph:
                 stopped = self._drive(graph, home, path, doc, meta, graph_input, runner,
-                                      fresh=fresh, kit=kit)
-            return self._finish(home, path, meta, stopped, kit)
+                                      fresh=fresh, ahead=ahead)
+            return self._finish(home, path, meta, stopped, ahead)
         finally:
-            kit.close()
+            ahead.close()
 
     @contextlib.contextmanager
     def _owned(self, runner: AgentRunner) -> Iterator[None]:
@@ -439,13 +439,13 @@ class Orchestrator:
 
     def _drive(self, graph: Any, home: Store, path: Path, doc: dict[str, Any],
                meta: dict[str, Any], graph_input: Any, runner: AgentRunner, *,
-               fresh: bool, kit: KitAhead) -> _Stopped:
+               fresh: bool, ahead: FilesAhead) -> _Stopped:
         """Run the plan's thread until it waits, ends or fails; persist every transition."""
         from .engine.state import RunContext
         from .plan.record import values_from_plan
 
         ctx = RunContext(runner=runner, clock=self.clock, max_concurrency=self.max_concurrency,
-                         on_call=kit.call_started)
+                         on_call=ahead.call_started)
         config = {**self._config(doc), "max_concurrency": self.max_concurrency,
                   "recursion_limit": 200}
         transitions: list[dict[str, Any]] = doc["transitions"]
@@ -473,7 +473,7 @@ class Orchestrator:
                     graph_input, config, context=ctx, stream_mode=["updates", "values"],
                     durability="sync")) as chunks:
                 transitions, announced = self._stream(chunks, home, path, meta, values,
-                                                      transitions, announced, kit)
+                                                      transitions, announced, ahead)
         snap = graph.get_state(config)
         values = {k: v for k, v in dict(snap.values).items() if not k.startswith("__")}
         return _Stopped(values=values,
@@ -483,7 +483,7 @@ class Orchestrator:
 
     def _stream(self, chunks: Iterable[tuple[str, Any]], home: Store, path: Path,
                 meta: dict[str, Any], values: dict[str, Any],
-                transitions: list[dict[str, Any]], announced: int, kit: KitAhead,
+                transitions: list[dict[str, Any]], announced: int, ahead: FilesAhead,
                 ) -> tuple[list[dict[str, Any]], int]:
         """Write the plan once per super-step with the step's transitions; announce them.
 
@@ -493,8 +493,8 @@ class Orchestrator:
         than ``STEP_WRITE_INTERVAL`` also writes what it has so far when a new update comes
         in, so a long fan-out shows progress. Until a record is in the plan it is in the
         checkpoint (LangGraph saves each task's writes as it finishes): a crash loses none.
-        Once the merge gate has passed the drafts, the comms kit is composed ahead
-        (``kit``), while the remaining calls wait.
+        Once the merge gate has passed the drafts, the artifacts whose inputs are known are
+        composed ahead (``ahead``) while the remaining calls wait.
         """
         # The plan records the state of the last checkpointed step ("settled"), never a
         # newer one: a values chunk is emitted before its checkpoint is written, and is
@@ -507,7 +507,7 @@ class Orchestrator:
                 latest = {k: v for k, v in chunk.items() if not k.startswith("__")}
                 merged = self._merge(transitions, latest.get("transitions", []))
                 if latest.get("outcome", {}).get("communications") == "ok":
-                    kit.offer(latest, Path(meta["out_dir"]))
+                    ahead.offer(latest, Path(meta["out_dir"]), meta["plan_id"])
             else:
                 settled = latest
                 records = [r for node, upd in chunk.items() if not node.startswith("__") and upd
@@ -534,14 +534,14 @@ class Orchestrator:
         self._announce(transitions[announced:])
 
     def _finish(self, home: Store, path: Path, meta: dict[str, Any],
-                stopped: _Stopped, kit: KitAhead) -> LaunchResult:
+                stopped: _Stopped, ahead: FilesAhead) -> LaunchResult:
         """Render the artifacts, project the final plan, write it, announce the rest."""
         from .artifacts.render import render
         from .plan.record import project
 
         out_dir = Path(meta["out_dir"])
         written = render(stopped.values, out_dir, plan_id=meta["plan_id"], plan_path=path,
-                         kit=kit.take(stopped.values, out_dir))
+                         ahead=ahead.take(stopped.values, out_dir, meta["plan_id"]))
         meta["deliverables"] = {"plan": home.where(path), **written.paths}
         meta["artifact_digests"] = written.digests
         meta["updated_at"] = self.clock().isoformat()

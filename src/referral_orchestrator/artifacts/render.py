@@ -185,6 +185,10 @@ Emit = Callable[[str, str, str], None]
 Markdown = Callable[..., str]
 # The state the comms kit is rendered from, with the tasks' ids (``kit_inputs``)
 KIT_INPUTS = ("request", "comms", "enablement", "tooling", "landing_url", "charter")
+# The state the runbook is rendered from (links: the generated URLs, so the drafts too)
+RUNBOOK_INPUTS = ("request", "roster", "tasks", "enablement", "charter", "compressed_tasks",
+                  "full_lead_launch", "substitutions", "approvals", "landing_url", "tooling",
+                  "comms")
 
 
 def kit_inputs(values: dict[str, Any]) -> dict[str, Any]:
@@ -212,8 +216,8 @@ def _writers(values: dict[str, Any], out_dir: Path, files: dict[str, bytes],
 
 
 @dataclass
-class KitFiles:
-    """The comms kit: files (relative path -> bytes), artifact names (-> path), and temp
+class Composed:
+    """One section's files (relative path -> bytes), artifact names (-> path), and temp
     files already holding some of them (relative path -> temp: ``atomic.fill_temps``)."""
 
     files: dict[str, bytes]
@@ -221,57 +225,78 @@ class KitFiles:
     filled: dict[str, Path] = field(default_factory=dict)
 
 
-def kit_files(values: dict[str, Any], out_dir: Path) -> KitFiles:
-    """The comms kit's files and artifact names.
-
-    A pure function of :func:`kit_inputs` and ``out_dir``, so it can be composed ahead
-    of the end of a run (``artifacts.ahead``).
-    """
+def kit_files(values: dict[str, Any], out_dir: Path, plan_id: str = "") -> Composed:
+    """The comms kit's files and artifact names (a pure function of :func:`kit_inputs`)."""
     files: dict[str, bytes] = {}
     written: dict[str, str] = {}
     values = kit_inputs(values)
     if values.get("comms"):
         _render_kit(values, out_dir, *_writers(values, out_dir, files, written))
-    return KitFiles(files, written)
+    return Composed(files, written)
+
+
+def runbook_inputs(values: dict[str, Any]) -> dict[str, Any]:
+    """What of ``values`` the runbook (Markdown, CSV, iCalendar) depends on."""
+    return {k: values[k] for k in RUNBOOK_INPUTS if k in values}
+
+
+def runbook_files(values: dict[str, Any], out_dir: Path, plan_id: str) -> Composed:
+    """The runbook's files (a pure function of :func:`runbook_inputs` and ``plan_id``)."""
+    files: dict[str, bytes] = {}
+    written: dict[str, str] = {}
+    values = runbook_inputs(values)
+    tasks = values.get("tasks", [])
+    if not tasks:
+        return Composed(files, written)
+    emit, markdown = _writers(values, out_dir, files, written)
+    req = values["request"]
+    roster = roster_from_overrides(values.get("roster"))
+    enablement = values.get("enablement") or {}
+    clock = clock_for(req)
+    ordered = sorted(tasks, key=lambda t: t["due"])
+    emit("runbook_md", "runbook.md", markdown(
+        "runbook.md.j2", tasks=ordered, charter=values.get("charter") or {},
+        compressed=[t for t in tasks if t["id"] in values.get("compressed_tasks", [])],
+        full_lead_launch=values.get("full_lead_launch"),
+        substitutions=values.get("substitutions", []), people=roster.people,
+        sessions=[{**s, "when": clock.label(session_times(clock, s)[0])}
+                  for s in enablement.get("sessions", [])],
+        calendar=calendar_for(req).describe(), clock=clock.describe(),
+        approvals=list(values.get("approvals", {}).values()), ladder=roster.ladder()))
+    emit("runbook_csv", "runbook.csv", runbook_csv(tasks, roster.people))
+    emit("runbook_ics", "runbook.ics", runbook_ics(req, tasks, enablement.get("sessions", []),
+                                                   plan_id=plan_id))
+    return Composed(files, written)
+
+
+# The sections that can be composed ahead of the end of a run (``artifacts.ahead``):
+# name -> (what of the state it depends on, how it is composed), in the order written
+SECTIONS: dict[str, tuple[Callable[[dict[str, Any]], dict[str, Any]],
+                          Callable[[dict[str, Any], Path, str], Composed]]] = {
+    "runbook": (runbook_inputs, runbook_files),
+    "kit": (kit_inputs, kit_files),
+}
 
 
 def render(values: dict[str, Any], out_dir: Path, *, plan_id: str, plan_path: Path,
-           kit: KitFiles | None = None) -> Written:
+           ahead: dict[str, Composed] | None = None) -> Written:
     """Write every artifact the state supports into the plan's folder ``out_dir``.
 
     ``plan_id`` makes calendar UIDs unique per plan (as a digest: the files never carry
-    the id itself) and names the folder's owner in its manifest. ``kit`` is
-    ``kit_files(values, out_dir)`` when the caller composed it already.
+    the id itself) and names the folder's owner in its manifest. ``ahead`` holds the
+    :data:`SECTIONS` the caller composed already, from exactly these inputs.
     """
-    req = values["request"]
-    roster = roster_from_overrides(values.get("roster"))
-    people = roster.people
-    tasks = values.get("tasks", [])
-    enablement = values.get("enablement") or {}
-    charter = values.get("charter") or {}
     written: dict[str, str] = {}
-    clock = clock_for(req)
     files: dict[str, bytes] = {}
-    emit, markdown = _writers(values, out_dir, files, written)
-
-    if tasks:
-        ordered = sorted(tasks, key=lambda t: t["due"])
-        emit("runbook_md", "runbook.md", markdown(
-            "runbook.md.j2", tasks=ordered, charter=charter,
-            compressed=[t for t in tasks if t["id"] in values.get("compressed_tasks", [])],
-            full_lead_launch=values.get("full_lead_launch"),
-            substitutions=values.get("substitutions", []), people=people,
-            sessions=[{**s, "when": clock.label(session_times(clock, s)[0])}
-                      for s in enablement.get("sessions", [])],
-            calendar=calendar_for(req).describe(), clock=clock.describe(),
-            approvals=list(values.get("approvals", {}).values()), ladder=roster.ladder()))
-        emit("runbook_csv", "runbook.csv", runbook_csv(tasks, people))
-        emit("runbook_ics", "runbook.ics", runbook_ics(req, tasks, enablement.get("sessions", []),
-                                                       plan_id=plan_id))
-    kit = kit if kit is not None else kit_files(values, out_dir)
-    files.update(kit.files)
-    written.update(kit.written)
+    filled: dict[str, Path] = {}
+    for name, (_, compose) in SECTIONS.items():
+        section = (ahead or {}).get(name) or compose(values, out_dir, plan_id)
+        files.update(section.files)
+        written.update(section.written)
+        filled.update(section.filled)
     if values.get("golive"):
+        emit, markdown = _writers(values, out_dir, files, written)
+        roster = roster_from_overrides(values.get("roster"))
         checks = [c for v in values.get("qa", {}).values() for c in v.get("checks", [])]
         qa_rows = [{"stage": stage, "passed": sum(c["passed"] for c in v.get("checks", [])),
                     "total": len(v.get("checks", [])),
@@ -280,10 +305,11 @@ def render(values: dict[str, Any], out_dir: Path, *, plan_id: str, plan_path: Pa
         emit("monitoring_plan", "monitoring-plan.md", markdown(
             "monitoring-plan.md.j2", golive=values["golive"], slas=RESPONSE_SLAS,
             readiness=readiness(values), accuracy=qa.accuracy(checks), qa_rows=qa_rows,
-            people=people, ladder=roster.ladder(), clock=clock.describe()))
+            people=roster.people, ladder=roster.ladder(),
+            clock=clock_for(values["request"]).describe()))
     # files of an earlier render that this one no longer writes (a descoped channel's
     # drafts) are removed by the manifest, and only if they are unchanged
-    return Written(written, publish(out_dir, plan_id, plan_path, files, kit.filled))
+    return Written(written, publish(out_dir, plan_id, plan_path, files, filled))
 
 
 def _generated_links(values: dict[str, Any]) -> frozenset[str]:
