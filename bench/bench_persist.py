@@ -179,6 +179,8 @@ class Sleeper(OfflineDrafter):
     once) - time no real API charges the client.
     """
 
+    answers_at_once = False  # it waits: the run overlaps work with its calls
+
     def __init__(self, latency: float, *, compose_after: bool = False) -> None:
         super().__init__()
         self.latency = latency

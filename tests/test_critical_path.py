@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,8 @@ from referral_orchestrator.artifacts.render import kit_files
 from referral_orchestrator.engine.graph import launch_graph
 from referral_orchestrator.plan.sqlite import GroupCommitSaver
 from referral_orchestrator.plan.store import FileStore
+from referral_orchestrator.runners.base import AgentCall, AgentResult
+from referral_orchestrator.runners.offline import OfflineDrafter
 from support import SEED_REQUEST
 
 
@@ -140,16 +143,26 @@ def _files(folder: Path) -> dict[str, bytes]:
             if p.is_file() and p.name not in (".referral-orchestrator.json", "runbook.ics")}
 
 
+class _Waiting(OfflineDrafter):
+    """The offline drafter behind a model that takes 20 ms to answer."""
+
+    answers_at_once = False
+
+    def run(self, call: AgentCall) -> AgentResult:
+        answer = super().run(call)
+        time.sleep(0.02)
+        return answer
+
+
 def test_the_kit_and_runbook_are_composed_ahead_and_the_files_are_the_same(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls = _compositions(monkeypatch)
-    ahead_result = Orchestrator(tmp_path / "a").launch(**SEED_REQUEST,
-                                                       out_dir=tmp_path / "out-a")
+    ahead_result = Orchestrator(tmp_path / "a", model=_Waiting()).launch(
+        **SEED_REQUEST, out_dir=tmp_path / "out-a")
     assert ("kit", "ahead") in calls and ("runbook", "ahead") in calls
     assert not [c for c in calls if c[1] == "end"]  # nothing composed again at the end
     assert not list(tmp_path.rglob("*.tmp"))  # every temp file renamed or removed
-    monkeypatch.setattr(ahead.FilesAhead, "call_started", lambda self: None)  # never ahead
-    calls.clear()
+    calls.clear()  # a runner that answers at once: nothing to overlap, nothing ahead
     plain = Orchestrator(tmp_path / "b").launch(**SEED_REQUEST, out_dir=tmp_path / "out-b")
     assert sorted(calls) == [("kit", "end"), ("runbook", "end")]
     files = _files(tmp_path / "out-a")

@@ -443,9 +443,12 @@ class Orchestrator:
         """Run the plan's thread until it waits, ends or fails; persist every transition."""
         from .engine.state import RunContext
         from .plan.record import values_from_plan
+        from .runners.base import answers_at_once
 
+        # files are composed ahead only while calls wait: beside an offline run they would
+        # only compete with it for the interpreter
         ctx = RunContext(runner=runner, clock=self.clock, max_concurrency=self.max_concurrency,
-                         on_call=ahead.call_started)
+                         on_call=None if answers_at_once(runner) else ahead.call_started)
         config = {**self._config(doc), "max_concurrency": self.max_concurrency,
                   "recursion_limit": 200}
         transitions: list[dict[str, Any]] = doc["transitions"]

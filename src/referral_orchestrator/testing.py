@@ -113,6 +113,7 @@ class ScriptedRunner:
     script: Mapping[Any, Iterable[Step]] = field(default_factory=dict)
     strict: bool = False
     name: str = "scripted"
+    answers_at_once: bool = True  # runners.base.answers_at_once
 
     def __post_init__(self) -> None:
         self._queues: dict[Any, list[Step]] = {k: list(v) for k, v in self.script.items()}

@@ -76,3 +76,11 @@ class AgentRunner(Protocol):
     def run(self, call: AgentCall) -> AgentResult:
         """Do the work and return an output of ``call.output_type``."""
         ...
+
+
+def answers_at_once(runner: object) -> bool:
+    """The runner's calls return without waiting on a model (``answers_at_once = True``:
+    the offline drafter, scripted test runners), so work done while calls wait would only
+    compete with the run for the interpreter. Any other runner is taken to wait."""
+    return bool(getattr(runner, "answers_at_once", False))
+

@@ -50,6 +50,7 @@ class OfflineDrafter:
     """Deterministic drafter for every stage; the default ``model``."""
 
     name = "offline"
+    answers_at_once = True  # nothing to overlap with (runners.base.answers_at_once)
 
     def run(self, call: AgentCall) -> AgentResult:
         """Draft the stage's output from templates."""
