@@ -395,8 +395,11 @@ class Orchestrator:
             with self._owned(runner):
                 return self._run(home, path, doc, graph_input, fresh=fresh, runner=runner)
         from .artifacts.ahead import FilesAhead
+        from .runners.base import answers_at_once
 
-        ahead = FilesAhead()
+        # files are composed ahead only while calls wait: beside a runner that answers at
+        # once (the offline drafter) they would only compete with the run
+        ahead = FilesAhead(enabled=not answers_at_once(runner))
         try:
             with self._graph(home, doc["plan_id"]) as graph:
                 stopped = self._drive(graph, home, path, doc, meta, graph_input, runner,
@@ -443,12 +446,8 @@ class Orchestrator:
         """Run the plan's thread until it waits, ends or fails; persist every transition."""
         from .engine.state import RunContext
         from .plan.record import values_from_plan
-        from .runners.base import answers_at_once
-
-        # files are composed ahead only while calls wait: beside an offline run they would
-        # only compete with it for the interpreter
         ctx = RunContext(runner=runner, clock=self.clock, max_concurrency=self.max_concurrency,
-                         on_call=None if answers_at_once(runner) else ahead.call_started)
+                         on_call=ahead.call_started if ahead.enabled else None)
         config = {**self._config(doc), "max_concurrency": self.max_concurrency,
                   "recursion_limit": 200}
         transitions: list[dict[str, Any]] = doc["transitions"]

@@ -46,7 +46,8 @@ class FilesAhead:
     so it runs while that call waits instead of competing with the steps that send it.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, enabled: bool = True) -> None:
+        self.enabled = enabled  # off beside a runner that answers at once: nothing to overlap
         self._lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
         self._keys: dict[str, bytes] = {}
@@ -59,6 +60,8 @@ class FilesAhead:
     def offer(self, values: dict[str, Any], out_dir: Path, plan_id: str,
               sections: tuple[str, ...] = tuple(render.SECTIONS)) -> None:
         """Compose these sections of ``values`` at the next call, unless already composed."""
+        if not self.enabled:
+            return
         keys = {name: _key(name, values, out_dir, plan_id) for name in sections}
         with self._lock:
             if self._closed:
