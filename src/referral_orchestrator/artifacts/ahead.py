@@ -57,12 +57,11 @@ class FilesAhead:
         self._closed = False
         self._temps: list[Path] = []  # temp files filled ahead, removed unless renamed
 
-    def offer(self, values: dict[str, Any], out_dir: Path, plan_id: str,
-              sections: tuple[str, ...] = tuple(render.SECTIONS)) -> None:
-        """Compose these sections of ``values`` at the next call, unless already composed."""
+    def offer(self, values: dict[str, Any], out_dir: Path, plan_id: str) -> None:
+        """Compose the sections of ``values`` at the next call, unless already composed."""
         if not self.enabled:
             return
-        keys = {name: _key(name, values, out_dir, plan_id) for name in sections}
+        keys = {name: _key(name, values, out_dir, plan_id) for name in render.SECTIONS}
         with self._lock:
             if self._closed:
                 return

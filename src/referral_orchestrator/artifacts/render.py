@@ -226,7 +226,8 @@ class Composed:
 
 
 def kit_files(values: dict[str, Any], out_dir: Path, plan_id: str = "") -> Composed:
-    """The comms kit's files and artifact names (a pure function of :func:`kit_inputs`)."""
+    """The comms kit's files and artifact names (a pure function of :func:`kit_inputs`;
+    ``plan_id``, which every section takes, names nothing in the kit)."""
     files: dict[str, bytes] = {}
     written: dict[str, str] = {}
     values = kit_inputs(values)

@@ -66,58 +66,50 @@ def write_atomic_many(files: Iterable[tuple[Path, bytes]], *,
                       filled: Mapping[Path, Path] | None = None) -> None:
     """:func:`write_atomic` for several files, each folder fsynced once instead of per file.
 
-    Every file is written and fsynced under its temp name first (a few at a time: fsync
-    releases the GIL, and the file system commits concurrent ones together), then all are
-    renamed, then each folder is fsynced: each file is still old or new, never torn, and
-    all of them are durable on return. Temp files not yet renamed are removed on any error.
-    ``filled`` maps a destination to a temp file :func:`fill_temps` already wrote with
-    exactly its bytes: it is only renamed (and left to its owner on an error).
+    Every file is written and fsynced under its temp name first (:func:`fill_temps`), then
+    all are renamed, then each folder is fsynced: each file is still old or new, never
+    torn, and all of them are durable on return. Temp files not yet renamed are removed on
+    any error. ``filled`` maps a destination to a temp file :func:`fill_temps` already
+    wrote with exactly its bytes: it is only renamed (and left to its owner on an error).
     """
     filled = filled or {}
-    items = [(_temp_for(path), path, data) for path, data in files if path not in filled]
-    renamed = 0
+    pending = fill_temps((path, data) for path, data in files if path not in filled)
+    paths = list(pending) + list(filled)
     try:
-        _fill_all(items)
-        for tmp, path, _ in items:
+        for path, tmp in list(pending.items()):
             os.replace(tmp, path)
-            renamed += 1
+            del pending[path]
     finally:
-        for tmp, _, _ in items[renamed:]:
+        for tmp in pending.values():
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
     for path, tmp in filled.items():
         os.replace(tmp, path)
-    for folder in dict.fromkeys([path.parent for _, path, _ in items]
-                                + [path.parent for path in filled]):
+    for folder in dict.fromkeys(path.parent for path in paths):
         fsync_dir(folder)
 
 
 def fill_temps(files: Iterable[tuple[Path, bytes]]) -> dict[Path, Path]:
     """Write and fsync each file under a temp name beside it; returns destination -> temp.
 
-    The first half of :func:`write_atomic_many`, done ahead (while a run waits on a model
-    call); pass the result as its ``filled``. On an error no temp file is left.
+    A few at a time: fsync releases the GIL, and the file system commits concurrent ones
+    together. The first half of :func:`write_atomic_many`, also done ahead (while a run
+    waits on a model call) and passed as its ``filled``. On an error no temp file is left.
     """
-    items = [(_temp_for(path), path, data) for path, data in files]
+    from concurrent.futures import ThreadPoolExecutor  # not at import: readers never write
+
+    items = {path: (_temp_for(path), data) for path, data in files}
     try:
-        _fill_all(items)
+        if items:
+            with ThreadPoolExecutor(max_workers=min(8, len(items))) as pool:
+                for done in [pool.submit(_fill, tmp, data) for tmp, data in items.values()]:
+                    done.result()
     except BaseException:
-        for tmp, _, _ in items:
+        for tmp, _ in items.values():
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
         raise
-    return {path: tmp for tmp, path, _ in items}
-
-
-def _fill_all(items: list[tuple[Path, Path, bytes]]) -> None:
-    """:func:`_fill` every (temp, destination, bytes), a few at a time."""
-    from concurrent.futures import ThreadPoolExecutor  # not at import: readers never write
-
-    if not items:
-        return
-    with ThreadPoolExecutor(max_workers=max(1, min(8, len(items)))) as pool:
-        for done in [pool.submit(_fill, tmp, data) for tmp, _, data in items]:
-            done.result()
+    return {path: tmp for path, (tmp, _) in items.items()}
 
 
 def fsync_dir(folder: Path) -> None:

@@ -318,7 +318,8 @@ def _fast_valid(plan: Any, valid: Collection[str],
         if key in valid or key not in fields:
             return True
         if key in parts:
-            return part_valid(schema["properties"][key], schema, value, *parts[key])
+            return part_valid(schema["properties"][key], schema, value, *parts[key],
+                              whole=fields[key])
         return bool(fields[key].is_valid(value))
 
     return all(k in plan for k in schema["required"]) and all(

@@ -26,12 +26,12 @@ _validators: dict[int, Any] = {}  # id(subschema) -> compiled validator (schemas
 
 
 def part_valid(schema: dict[str, Any], base: dict[str, Any], value: Any, piece: Any,
-               prior: Any) -> bool:
+               prior: Any, whole: Any = None) -> bool:
     """``value`` is valid against ``schema`` (a subschema of ``base``, the plan schema).
 
     ``piece`` is the value's encoding (``(fingerprint, compact, canonical, parts)``) and
     ``prior`` the encoding of the same field that passed at the plan's last checked write
-    (or ``None``).
+    (or ``None``); ``whole``, a compiled validator of ``schema`` the caller already has.
     """
     if prior is not None and piece is not None and piece[0] is not None and (
             piece[0] == prior[0]):
@@ -46,7 +46,7 @@ def part_valid(schema: dict[str, Any], base: dict[str, Any], value: Any, piece: 
         old = before if isinstance(before, list) else []
         return all(part_valid(items, base, item, parts[i], old[i] if i < len(old) else None)
                    for i, item in enumerate(value))
-    return bool(_compiled(schema, base).is_valid(value))
+    return bool((whole or _compiled(schema, base)).is_valid(value))
 
 
 def _object_valid(schema: dict[str, Any], base: dict[str, Any], value: dict[str, Any],
