@@ -6,7 +6,9 @@
   once its rows are committed, and a failed commit fails every writer whose rows it held;
 - the comms kit and the runbook are composed ahead while the last model calls wait, and
   used only for exactly the inputs they were composed from: the files are the same either
-  way.
+  way;
+- each draft's branch runs its item's content checks as the draft comes in, and the merge
+  gate gets those results back for byte-equal inputs only (it still checks every item).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from referral_orchestrator import Orchestrator
 from referral_orchestrator.artifacts import ahead, render
 from referral_orchestrator.artifacts.render import kit_files
 from referral_orchestrator.engine.graph import launch_graph
+from referral_orchestrator.launch import qa
 from referral_orchestrator.plan.sqlite import GroupCommitSaver
 from referral_orchestrator.plan.store import FileStore
 from referral_orchestrator.runners.base import AgentCall, AgentResult
@@ -203,3 +206,48 @@ def test_sections_offered_but_never_started_are_composed_at_the_end(tmp_path: Pa
     files.offer(values, tmp_path, "plan-1")
     assert files.take(values, tmp_path, "plan-1") == {}
     files.close()
+
+
+def test_each_draft_is_checked_in_its_branch_and_the_merge_gate_reuses_the_results(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    parsed: list[str] = []  # "branch" or "gate": where a landing page's HTML was parsed
+    where = threading.local()
+    real_parse, real_content = qa.html_problems, qa.content_checks
+
+    def parse(page: str, *args: Any) -> list[str]:
+        parsed.append(getattr(where, "now", "branch"))
+        return real_parse(page, *args)
+
+    def content(*args: Any) -> list[dict[str, Any]]:
+        where.now = "gate"
+        try:
+            return real_content(*args)
+        finally:
+            where.now = "branch"
+
+    monkeypatch.setattr(qa, "html_problems", parse)
+    monkeypatch.setattr(qa, "content_checks", content)
+    result = Orchestrator(tmp_path / "p").launch(
+        **{**SEED_REQUEST, "channels": "email,landing-page", "segments": "new,lapsed"},
+        out_dir=tmp_path / "out")
+    assert result.status == "completed"
+    assert parsed.count("branch") == 3  # two landing-page drafts and the shared page
+    assert "gate" not in parsed  # the gate's checks of the same drafts were the branches'
+    checks = result.plan["qa"]["communications"]["checks"]
+    assert sum(c["id"] == "comms.html" and c["passed"] for c in checks) == 3
+
+
+def test_item_checks_reuse_only_byte_equal_inputs_and_hand_out_copies() -> None:
+    req = {"program": "Customer Advocates", "audience": ["new"], "channels": ["sms"]}
+    sms = {"channel": "sms", "kind": "sms", "title": "", "body": "Join now. Reply STOP"}
+    first = qa.item_checks(req, "sms:new", [sms], None)
+    assert first == [r for r in qa.asset_checks(sms, "sms:new", None, req=req)]
+    first[0]["passed"] = "tampered"
+    assert qa.item_checks(req, "sms:new", [sms], None)[0]["passed"] is True
+    no_opt_out = {**sms, "body": "Join now."}
+    assert "comms.sms_optout" in {r["id"] for r in qa.failing(
+        qa.item_checks(req, "sms:new", [no_opt_out], None))}
+    # equal under ==, not byte-equal: True is not 1, so the item is checked again
+    flagged = {**sms, "flag": True}
+    assert qa.item_checks(req, "sms:new", [flagged], None) == qa.item_checks(
+        req, "sms:new", [{**sms, "flag": 1}], None)

@@ -194,6 +194,32 @@ def test_html_check_flags_unescaped_user_text_and_missing_form_fields() -> None:
     assert any("ref" in p for p in problems) and any("terms" in p for p in problems)
 
 
+def test_user_text_that_only_occurs_in_the_page_s_fixed_script_is_not_flagged(
+        tmp_path: Path) -> None:
+    # "new" and "form" occur in the tracking snippet's own code: a segment or a program
+    # called that used to fail the page and send the launch to the exec sponsor
+    result = Orchestrator(tmp_path / "p").launch(
+        program="form", launch_date="2026-12-10", as_of="2026-11-25",
+        channels="email,landing-page", segments="new,var", out_dir=tmp_path / "out")
+    assert result.status == "completed"
+    html = [c for c in result.plan["qa"]["communications"]["checks"] if c["id"] == "comms.html"]
+    assert len(html) == 3 and all(c["passed"] for c in html)
+
+
+def test_user_text_put_into_a_script_is_still_flagged() -> None:
+    from referral_orchestrator.launch.pages import static_scripts
+
+    fixed = static_scripts("landing-page.html.j2")
+    (snippet,) = fixed
+    page = ("<!DOCTYPE html><html><head><title>t</title></head><body><form>"
+            "<input name='ref'><input name='email'><input name='consent'></form>"
+            "<a href='terms'>terms</a><script>" + snippet + "</script>"
+            "<script>var who = 'Ada';</script></body></html>")
+    assert qa.html_problems(page, ["new"], fixed) == []  # only in the fixed snippet
+    assert qa.html_problems(page, ["Ada"], fixed) == ["user text inside a script"]
+    assert qa.html_problems(page, ["new"]) == ["user text inside a script"]  # nothing fixed
+
+
 # -- retries with modification -------------------------------------------------------------
 
 

@@ -158,6 +158,8 @@ def communications(state: DraftState, runtime: Runtime[RunContext]) -> Update:
         update["excluded"] = {key: [*state.get("excluded", {}).get(key, []), *step.excluded]}
     if step.output is not None:
         update["comms"] = {key: {"assets": step.output["assets"], "agent": step.agent}}
+        # QA of this item now, while other drafts are out; the merge gate reuses it
+        qa.item_checks(state["request"], key, step.output["assets"], state.get("link"))
     update["transitions"] = [transition(ctx, "communications",
                                         "failed" if step.error else "drafted", agent=step.agent,
                                         stage=stage, attempt=attempt,

@@ -84,6 +84,15 @@ def template_env() -> Environment:
     return env
 
 
+@functools.cache
+def static_scripts(name: str) -> frozenset[str]:
+    """The ``<script>`` bodies of template ``name`` that hold no Jinja tag: fixed text that
+    renders byte for byte as written, so no user text can have been put in them."""
+    source, _, _ = template_env().loader.get_source(template_env(), name)  # type: ignore[union-attr]
+    bodies = re.findall(r"<script[^>]*>(.*?)</script>", source, flags=re.S | re.I)
+    return frozenset(b for b in bodies if not re.search(r"\{[{%#]", b))
+
+
 def landing_page_html(asset: dict[str, Any], req: dict[str, Any]) -> str:
     """The landing page of a landing-page asset; every piece of text is HTML-escaped."""
     base = asset.get("cta_url") or ""
