@@ -15,10 +15,11 @@ id in turn.
    the same run - one canonical record appended and fsynced per transition - (target:
    persistence <= 2x the floor).
 2. The same launch on a runner whose every call answers ``--latency`` after it is made
-   (the offline drafter composing the answer within that time), with
-   ``max_concurrency=128`` (the whole fan-out at once): wall time against the dependent-call
-   bound, 5 calls x latency (target <= 1.10x); and, for comparison with earlier figures,
-   with the drafter's time added after each call's latency.
+   (the offline drafter composing the answer half-way through that time, see ``Sleeper``),
+   with ``max_concurrency=128`` (the whole fan-out at once): wall time against the
+   dependent-call bound, 5 calls x latency (target <= 1.10x); and, for comparison with
+   earlier figures, with the drafts composed as each call is made, and with the drafter's
+   time added after each call's latency.
 3. ``--launches`` launches with a pinned clock (every plan created in the same second):
    median of the last five launches over the first five (target <= 1.2x), and the same
    for ``FileStore.create`` alone (where the ids are claimed); ``--runs // 2 + 1`` series
@@ -38,7 +39,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from referral_orchestrator import Orchestrator
 from referral_orchestrator import orchestrator as orch_module
@@ -168,38 +169,47 @@ def offline_round(root: Path, old: bool) -> dict[str, Any]:
 
 # -- 2. model latency --------------------------------------------------------------------
 
+Compose = Literal["middle", "start", "after"]
+COMPOSE: tuple[Compose, ...] = ("middle", "start", "after")
+
+
 class Sleeper(OfflineDrafter):
     """A model call that answers ``latency`` seconds after it is made, with the offline
     drafter's answer.
 
-    The drafter composes the answer inside that time, as a model does behind its API: the
-    call takes ``latency`` unless composing alone takes longer. ``compose_after=True`` is
-    the former simulation: sleep ``latency``, then compose, so every call also costs the
-    drafter's time (~0.4 ms a draft, GIL-serialised when the fan-out's ~87 calls return at
-    once) - time no real API charges the client.
+    The drafter stands in for the model behind an API, and it runs in this process: its
+    CPU time (~0.4 ms a draft) is taken from the client's, under the client's GIL. Where
+    in the call it composes is the simulation's choice (``compose``):
+
+    - ``"middle"`` (the figure the target is measured on): half-way through the wait, when
+      the client is idle - its whole fan-out is out within ~50 ms of 500 - so the simulated
+      server takes no time from the run it serves, as a real one takes none;
+    - ``"start"``: as soon as the call is made, competing with the client starting the
+      fan-out's other ~86 calls (the drafts' CPU lands in the fan-out's start spread);
+    - ``"after"``: the former simulation, sleep ``latency`` then compose: every call costs
+      the drafter's time on top, GIL-serialised when the fan-out's calls return at once.
     """
 
     answers_at_once = False  # it waits: the run overlaps work with its calls
 
-    def __init__(self, latency: float, *, compose_after: bool = False) -> None:
+    def __init__(self, latency: float, *, compose: Compose = "middle") -> None:
         super().__init__()
         self.latency = latency
-        self.compose_after = compose_after
+        self.compose = compose
 
     def run(self, call: Any) -> Any:
-        if self.compose_after:
-            time.sleep(self.latency)
-            return super().run(call)
         answers_at = time.monotonic() + self.latency
+        if self.compose != "start":
+            time.sleep(self.latency if self.compose == "after" else self.latency / 2)
         answer = super().run(call)
         time.sleep(max(0.0, answers_at - time.monotonic()))
         return answer
 
 
-def latency_round(root: Path, old: bool, latency: float, compose_after: bool = False) -> float:
+def latency_round(root: Path, old: bool, latency: float, compose: Compose = "middle") -> float:
     with tempfile.TemporaryDirectory(dir=root) as tmp, legacy(old):
         folder = Path(tmp)
-        orch = Orchestrator(folder / "plans", model=Sleeper(latency, compose_after=compose_after),
+        orch = Orchestrator(folder / "plans", model=Sleeper(latency, compose=compose),
                             max_concurrency=128)
         start = time.perf_counter()
         result = orch.launch(**LARGEST, out_dir=folder / "out")
@@ -238,6 +248,9 @@ def same_second(root: Path, old: bool, launches: int) -> tuple[list[float], list
     return times, creates
 
 
+_SUFFIX = {"middle": "", "start": "_start", "after": "_after"}
+
+
 def _med(rows: list[dict[str, Any]], key: str) -> float:
     return statistics.median(r[key] for r in rows)
 
@@ -255,16 +268,17 @@ def main(argv: list[str] | None = None) -> int:
         root = Path(tmp)
         offline_round(root, False)  # imports, compiled schemas, content caches
         rows: dict[str, list[dict[str, Any]]] = {"legacy": [], "current": []}
-        lat: dict[str, list[float]] = {"legacy": [], "current": []}
+        # compose -> variant -> walls
+        lat: dict[str, dict[str, list[float]]] = {c: {"legacy": [], "current": []}
+                                                  for c in COMPOSE}
         for i in range(args.runs):
             for old in ((True, False) if i % 2 == 0 else (False, True)):
                 rows["legacy" if old else "current"].append(offline_round(root, old))
-        after: dict[str, list[float]] = {"legacy": [], "current": []}
         for i in range(args.runs):
             for old in ((True, False) if i % 2 == 0 else (False, True)):
-                name = "legacy" if old else "current"
-                lat[name].append(latency_round(root, old, args.latency))
-                after[name].append(latency_round(root, old, args.latency, compose_after=True))
+                for compose in COMPOSE:
+                    lat[compose]["legacy" if old else "current"].append(
+                        latency_round(root, old, args.latency, compose))
         # per round: (launch times, create times); one 50-launch series is ~5 s of
         # ~0.1 s launches, so a single series is at the mercy of the machine's noise
         ids: dict[str, list[list[float]]] = {"legacy": [], "current": []}
@@ -289,10 +303,10 @@ def main(argv: list[str] | None = None) -> int:
             "floor_s": floor, "persist_vs_floor": persist / floor,
             "plan_writes": r[0]["writes"], "transitions": r[0]["transitions"],
             "plan_bytes": r[0]["plan_bytes"],
-            "latency_wall_s": statistics.median(lat[name]), "bound_s": bound,
-            "latency_vs_bound": statistics.median(lat[name]) / bound,
-            "latency_after_wall_s": statistics.median(after[name]),
-            "latency_after_vs_bound": statistics.median(after[name]) / bound,
+            "bound_s": bound,
+            **{f"latency{_SUFFIX[c]}_wall_s": statistics.median(lat[c][name]) for c in COMPOSE},
+            **{f"latency{_SUFFIX[c]}_vs_bound": statistics.median(lat[c][name]) / bound
+               for c in COMPOSE},
             "same_second_first5_s": first, "same_second_last5_s": last,
             "same_second_ratio": ratio, "same_second_rounds": len(ids[name]),
             "create_first5_s": c_first, "create_last5_s": c_last,
@@ -307,7 +321,9 @@ def main(argv: list[str] | None = None) -> int:
     targets = {"persist_share": ("persistence / offline wall", "<= 25%"),
                "persist_vs_floor": ("persistence / append+fsync floor", "<= 2x"),
                "latency_vs_bound": (f"wall / bound ({CHAIN} x {args.latency:g} s)", "<= 1.10x"),
-               "latency_after_vs_bound": ("the same, drafter time after each call",
+               "latency_start_vs_bound": ("  drafts composed as each call is made",
+                                          "report"),
+               "latency_after_vs_bound": ("  drafter time after each call (former)",
                                           "report"),
                "same_second_ratio": ("last 5 / first 5 launches", "<= 1.2x"),
                "create_ratio": ("last 5 / first 5 id claims (create)", "report")}
@@ -315,6 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     for key, label in (("offline_wall_s", "offline wall (s)"), ("persist_s", "persistence (s)"),
                        ("floor_s", "append+fsync floor (s)"), ("plan_writes", "plan writes"),
                        ("plan_bytes", "plan bytes"), ("latency_wall_s", "wall at latency (s)"),
+                       ("latency_start_wall_s", "  drafts composed as each call is made"),
                        ("latency_after_wall_s", "  drafter time after each call (s)"),
                        ("same_second_first5_s", "first 5 launches (s, median)"),
                        ("same_second_last5_s", "last 5 launches (s, median)"),

@@ -6,7 +6,9 @@ the write-ahead log, one after another under the saver's lock, before the super-
 checkpoint could be saved. :class:`GroupCommitSaver` lets writers that arrive while a
 commit is in flight share the next one (group commit, as database servers do): a writer
 still returns only once its rows are committed and synced, so nothing is less durable; a
-commit that fails fails every writer whose rows it held.
+commit that fails fails every writer whose rows it held. A task's writes are also
+serialised before the lock is taken, not under it: the drafts' ~90 writers no longer queue
+behind one another's msgpack encoding.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import WRITES_IDX_MAP
 from langgraph.checkpoint.sqlite import SqliteSaver
 
 COMMIT_DELAY = 0.005  # longest a commit waits for writers already on their way (seconds)
@@ -40,6 +44,22 @@ class GroupCommitSaver(SqliteSaver):
         self._committed = 0  # write batches settled: committed, or lost in a failed commit
         # (first, last, error): write batches a failed commit rolled back
         self._lost: list[tuple[int, int, BaseException]] = []
+
+    def put_writes(self, config: RunnableConfig, writes: Sequence[tuple[str, Any]],
+                   task_id: str, task_path: str = "") -> None:
+        """``SqliteSaver.put_writes``, with the rows encoded before the saver's lock."""
+        conf = config["configurable"]
+        rows = [(str(conf["thread_id"]), str(conf["checkpoint_ns"]), str(conf["checkpoint_id"]),
+                 task_id, task_path, WRITES_IDX_MAP.get(channel, idx), channel,
+                 *self.serde.dumps_typed(value))
+                for idx, (channel, value) in enumerate(writes)]
+        # special channels (errors, interrupts, resumes) replace; the others keep the first
+        verb = "REPLACE" if all(w[0] in WRITES_IDX_MAP for w in writes) else "IGNORE"
+        with self.cursor() as cur:
+            cur.executemany(
+                f"INSERT OR {verb} INTO writes (thread_id, checkpoint_ns, checkpoint_id, "
+                "task_id, task_path, idx, channel, type, value) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
     @contextlib.contextmanager
     def cursor(self, transaction: bool = True) -> Iterator[sqlite3.Cursor]:
