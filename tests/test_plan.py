@@ -47,3 +47,43 @@ def test_fast_validator_never_accepts_what_jsonschema_rejects(
     fast = fast_validator("plan")
     if fast is not None:
         assert not fast.is_valid(broken), f"jsonschema-rs accepted: {name}"
+
+
+def _instants(value: Any, where: str = "plan") -> list[tuple[str, str]]:
+    """Every timestamp in a plan: (where, text) for each ``at`` / ``*_at`` string."""
+    found: list[tuple[str, str]] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(item, str) and (key == "at" or key.endswith("_at")) and (
+                    item[:4].isdigit()):  # not ``state.resume_at`` (a node)
+                found.append((f"{where}.{key}", item))
+            else:
+                found += _instants(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found += _instants(item, f"{where}[{i}]")
+    return found
+
+
+def test_a_naive_clock_still_writes_every_timestamp_with_its_offset(
+        tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A host passing ``clock=datetime.now`` (local time, no zone) gets plans whose times
+    are instants (RFC 3339 needs the offset), not wall-clock readings nobody can place."""
+    import datetime as dt
+    import time
+
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        local = dt.datetime(2026, 11, 25, 9, 0)  # 09:00 in New York is 14:00 UTC
+        orch = Orchestrator(tmp_path / "plans", clock=lambda: local)
+        plan = orch.launch(**SEED_REQUEST, approvers="legal").plan
+        plan = orch.approve(plan["plan_id"], "legal", by="dana").plan
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+    stamps = _instants(plan)
+    assert len(stamps) > 10
+    assert all(dt.datetime.fromisoformat(text).utcoffset() is not None
+               for _, text in stamps), [s for s in stamps if "+" not in s[1]][:3]
+    assert plan["created_at"] == "2026-11-25T14:00:00+00:00"

@@ -80,7 +80,8 @@ class Orchestrator:
     ``postgresql://`` URL (a :class:`~referral_orchestrator.plan.pgstore.PgStore`); by
     default ``REFERRAL_ORCHESTRATOR_STORE``'s URL, else a :class:`~referral_orchestrator.
     plan.store.FileStore` on ``plans_dir``. Its lock wait is ``lock_timeout`` (else
-    ``REFERRAL_ORCHESTRATOR_LOCK_TIMEOUT``, else 60 s).
+    ``REFERRAL_ORCHESTRATOR_LOCK_TIMEOUT``, else 60 s). ``clock`` (default: now, in UTC)
+    stamps every time the plan records; a naive reading is taken as the machine's local time.
     """
 
     def __init__(self, plans_dir: str | Path = DEFAULT_PLANS_DIR, *, model: Any = "offline",
@@ -96,7 +97,7 @@ class Orchestrator:
             store, plans_dir=plans_dir, lock_timeout=timeout)
         signing_key()  # a key that is set but too weak stops here, before anything is written
         self.model = model
-        self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        self.clock = _aware(clock) if clock is not None else (lambda: dt.datetime.now(dt.UTC))
         self.max_concurrency = max_concurrency
         self.on_transition = on_transition
         # options for model runners (tiers, pin, client_factory, prices, ...)
@@ -571,6 +572,15 @@ class Orchestrator:
                             artifacts=dict(plan["deliverables"]),
                             next_actions=next_actions(plan, home.command_options),
                             pending=plan.get("pending"), plan=plan)
+
+
+def _aware(clock: Callable[[], dt.datetime]) -> Callable[[], dt.datetime]:
+    """``clock`` with a naive reading (``datetime.now``: local time, no zone) taken as the
+    machine's local time and given in UTC, so every time a plan records is an instant."""
+    def now() -> dt.datetime:
+        value = clock()
+        return value if value.tzinfo is not None else value.astimezone(dt.UTC)
+    return now
 
 
 def resolve_runner(model: Any, **options: Any) -> AgentRunner:
