@@ -97,7 +97,11 @@ class Orchestrator:
             store, plans_dir=plans_dir, lock_timeout=timeout)
         signing_key()  # a key that is set but too weak stops here, before anything is written
         self.model = model
-        self.clock = _aware(clock) if clock is not None else (lambda: dt.datetime.now(dt.UTC))
+        if clock is not None:
+            from .launch.zones import aware_clock
+
+            clock = aware_clock(clock)
+        self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self.max_concurrency = max_concurrency
         self.on_transition = on_transition
         # options for model runners (tiers, pin, client_factory, prices, ...)
@@ -572,15 +576,6 @@ class Orchestrator:
                             artifacts=dict(plan["deliverables"]),
                             next_actions=next_actions(plan, home.command_options),
                             pending=plan.get("pending"), plan=plan)
-
-
-def _aware(clock: Callable[[], dt.datetime]) -> Callable[[], dt.datetime]:
-    """``clock`` with a naive reading (``datetime.now``: local time, no zone) taken as the
-    machine's local time and given in UTC, so every time a plan records is an instant."""
-    def now() -> dt.datetime:
-        value = clock()
-        return value if value.tzinfo is not None else value.astimezone(dt.UTC)
-    return now
 
 
 def resolve_runner(model: Any, **options: Any) -> AgentRunner:

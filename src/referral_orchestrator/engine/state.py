@@ -20,6 +20,7 @@ from pydantic.json_schema import SkipJsonSchema
 from typing_extensions import TypedDict
 
 from referral_orchestrator.launch.stages import MAX_RETRIES
+from referral_orchestrator.launch.zones import aware_clock
 from referral_orchestrator.runners import AgentRunner
 
 
@@ -113,6 +114,10 @@ class RunContext:
         description="offline (the deterministic drafter) or an Anthropic model id")] = "offline"
     # called as a model call starts: the orchestrator composes files while calls wait
     on_call: SkipJsonSchema[Callable[[], None] | None] = None
+
+    def __post_init__(self) -> None:
+        if self.clock is not _utcnow:  # a host's clock: a naive reading becomes UTC
+            self.clock = aware_clock(self.clock)
 
     def get_runner(self) -> AgentRunner:
         """The runner, resolved from ``model`` (the offline drafter by default)."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import zoneinfo
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Literal
@@ -29,6 +30,21 @@ ZoneSource = Literal["given", "country", "utc"]
 UTC_ZONE = "UTC"
 SESSION_START = dt.time(11, 0)  # enablement sessions, local wall clock
 GO_LIVE_WINDOW = (dt.time(9, 0), dt.time(17, 0))  # the day-of checklist's working day
+
+
+def aware_clock(clock: Callable[[], dt.datetime]) -> Callable[[], dt.datetime]:
+    """``clock`` with a naive reading (``datetime.now``: local time, no zone) taken as the
+    machine's local time and given in UTC, so every time a plan records is an instant
+    (RFC 3339 ``date-time`` needs the offset). An aware reading is returned as it is."""
+    if getattr(clock, "aware", False):
+        return clock
+
+    def now() -> dt.datetime:
+        value = clock()
+        return value if value.tzinfo is not None else value.astimezone(dt.UTC)
+
+    now.aware = True  # type: ignore[attr-defined]
+    return now
 
 
 @functools.cache
