@@ -22,6 +22,24 @@ from referral_orchestrator.testing import ScriptedRunner
 
 AS_OF = "2026-11-25"
 
+
+@contextlib.contextmanager
+def local_zone(name: str) -> Iterator[None]:
+    """The process's local time zone (``TZ``) set to ``name`` for the block, then put back."""
+    import time
+
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = name
+    time.tzset()
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = before
+        time.tzset()
+
 #: The seed request every end-to-end test starts from, as ``Orchestrator.launch`` /
 #: ``launch_input`` keyword arguments (read-only: copy it to vary a field).
 SEED_REQUEST: MappingProxyType[str, Any] = MappingProxyType({

@@ -20,7 +20,7 @@ from referral_orchestrator.runners import AgentCall, AgentResult, Usage
 from referral_orchestrator.runners.offline import OfflineDrafter
 from referral_orchestrator.runners.pricing import Budget
 from referral_orchestrator.surfaces.cli import main
-from support import SEED_REQUEST
+from support import SEED_REQUEST, local_zone
 
 WITH_APPROVERS = {**SEED_REQUEST, "approvers": "legal,finance"}
 # Sections that depend on neither ids, clocks nor where files went
@@ -135,22 +135,15 @@ def test_each_plan_is_charged_to_its_own_runner_and_budget(
     assert a_runner.budget.spent_usd == pytest.approx(total)
 
 
-def test_a_host_graph_on_a_naive_clock_records_instants_in_utc(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_host_graph_on_a_naive_clock_records_instants_in_utc() -> None:
     """A host running the graph itself with ``RunContext(clock=datetime.now)`` (naive,
     local) gets transitions stamped in UTC with the offset, as the Orchestrator's are."""
     import datetime as dt
-    import time
 
-    monkeypatch.setenv("TZ", "Asia/Tokyo")
-    time.tzset()
-    try:
+    with local_zone("Asia/Tokyo"):
         graph = build_graph(InMemorySaver())
         local = dt.datetime(2026, 11, 25, 18, 30)  # 18:30 in Tokyo is 09:30 UTC
         values = graph.invoke(launch_input(**WITH_APPROVERS), CONFIG,
                               context=RunContext(clock=lambda: local))
-    finally:
-        monkeypatch.delenv("TZ")
-        time.tzset()
     stamps = {t["at"] for t in values["transitions"]}
     assert stamps == {"2026-11-25T09:30:00+00:00"}

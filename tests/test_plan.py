@@ -9,7 +9,7 @@ import pytest
 
 from referral_orchestrator import Orchestrator
 from referral_orchestrator.launch.content import fast_validator, validator
-from support import SEED_REQUEST
+from support import SEED_REQUEST, local_zone
 
 BREAKS = {
     "missing status": lambda p: p.pop("status"),
@@ -65,23 +65,16 @@ def _instants(value: Any, where: str = "plan") -> list[tuple[str, str]]:
     return found
 
 
-def test_a_naive_clock_still_writes_every_timestamp_with_its_offset(
-        tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_naive_clock_still_writes_every_timestamp_with_its_offset(tmp_path: Any) -> None:
     """A host passing ``clock=datetime.now`` (local time, no zone) gets plans whose times
     are instants (RFC 3339 needs the offset), not wall-clock readings nobody can place."""
     import datetime as dt
-    import time
 
-    monkeypatch.setenv("TZ", "America/New_York")
-    time.tzset()
-    try:
+    with local_zone("America/New_York"):
         local = dt.datetime(2026, 11, 25, 9, 0)  # 09:00 in New York is 14:00 UTC
         orch = Orchestrator(tmp_path / "plans", clock=lambda: local)
         plan = orch.launch(**SEED_REQUEST, approvers="legal").plan
         plan = orch.approve(plan["plan_id"], "legal", by="dana").plan
-    finally:
-        monkeypatch.delenv("TZ")
-        time.tzset()
     stamps = _instants(plan)
     assert len(stamps) > 10
     assert all(dt.datetime.fromisoformat(text).utcoffset() is not None
