@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from referral_orchestrator import Orchestrator
-from referral_orchestrator import orchestrator as orch_module
+from referral_orchestrator.orchestrator import turn as orch_module
 from referral_orchestrator.plan import record
 from referral_orchestrator.plan.atomic import write_atomic
 from referral_orchestrator.plan.chain import canonical, verify

@@ -76,6 +76,7 @@ def put_writes(self, *args, **kwargs):
 SqliteSaver.put_writes = put_writes
 
 from referral_orchestrator import orchestrator
+from referral_orchestrator.orchestrator import turn
 from referral_orchestrator.testing import ScriptedRunner
 
 order = {"n": 0}
@@ -89,7 +90,7 @@ class Runner(ScriptedRunner):
             drafting.set()
             if nth == 2:  # a long fan-out: the plan is written as its drafts come in
                 import time
-                time.sleep(orchestrator.STEP_WRITE_INTERVAL + 0.2)
+                time.sleep(turn.STEP_WRITE_INTERVAL + 0.2)
             elif nth > 2:  # the other drafts are still running when that write fails
                 failed.wait(30)
         return super().run(call)

@@ -31,8 +31,8 @@ from typing import Any
 import pytest
 
 from referral_orchestrator import Orchestrator
-from referral_orchestrator import orchestrator as orch_module
 from referral_orchestrator.errors import PlanInvalid, PlanTampered
+from referral_orchestrator.orchestrator import turn as orch_module
 from referral_orchestrator.plan import atomic
 from referral_orchestrator.plan import chain as chain_module
 from referral_orchestrator.plan.chain import Encoded, encode_plan, seal, sha256, verify

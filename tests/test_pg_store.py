@@ -354,7 +354,8 @@ def test_an_older_schema_is_refused_until_store_migrate_upgrades_it(
     url = f"{pg_server}/{name}"
     try:
         with monkeypatch.context() as m:  # a database migrated by the previous release
-            m.setattr(pgstore, "MIGRATIONS", pgschema.MIGRATIONS[:1])
+            m.setattr(pgschema, "MIGRATIONS", pgschema.MIGRATIONS[:1])
+            m.setattr(pgschema, "VERSION", 1)
             m.setattr(pgstore, "VERSION", 1)
             with PgStore(url) as store:
                 assert store.migrate()["version"] == 1

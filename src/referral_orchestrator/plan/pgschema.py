@@ -24,12 +24,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from referral_orchestrator.errors import PlanInvalid, PlanTampered
+from referral_orchestrator.errors import PlanInvalid, PlanTampered, StorageError, StoreNotMigrated
 
-from .chain import verify
+from .chain import canonical, verify
 from .store import FileStore
+
+if TYPE_CHECKING:
+    from psycopg import Connection
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: plans, transitions, artifacts
@@ -83,6 +86,57 @@ CREATE TABLE IF NOT EXISTS ro_migrations (
 """
 # one migrate at a time per database (two hosts upgrading at once wait for each other)
 MIGRATE_LOCK = 0x5246_4D47  # "RFMG"
+TABLES_QUERY = ("SELECT to_regclass('ro_migrations') AS ours, "
+                "to_regclass('checkpoint_migrations') AS theirs")
+VERSION_QUERY = "SELECT max(version) AS v FROM ro_migrations"
+
+
+def refuse_version(location: str, row: dict[str, Any] | None, have: int) -> None:
+    """``StoreNotMigrated`` / ``StorageError`` unless the schema is this version's.
+
+    ``row`` is :data:`TABLES_QUERY`'s answer, ``have`` the version ``ro_migrations`` records.
+    """
+    if have > VERSION:
+        raise StorageError(
+            f"the database at {location} is at schema version {have}, newer than "
+            f"this referral-orchestrator ({VERSION}): upgrade referral-orchestrator")
+    if have < VERSION or row is None or row["theirs"] is None:
+        raise StoreNotMigrated(
+            f"the database at {location} has no referral-orchestrator tables "
+            f"(schema version {have}, need {VERSION}): run 'referral-orchestrator store "
+            f"migrate --store {location}' first")
+
+
+def check_schema(conn: Connection[Any], location: str) -> None:
+    """Refuse a database whose schema is not this version's (:func:`refuse_version`)."""
+    row = conn.execute(TABLES_QUERY).fetchone()
+    have = 0
+    if row is not None and row["ours"] is not None:
+        got = conn.execute(VERSION_QUERY).fetchone()
+        have = (got or {}).get("v") or 0
+    refuse_version(location, row, have)
+
+
+def apply_migrations(conn: Connection[Any], location: str) -> int:
+    """Apply the migrations the database has not had, then LangGraph's; returns the
+    version it was at. One migrate at a time per database (an advisory lock)."""
+    from langgraph.checkpoint.postgres import PostgresSaver
+
+    conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATE_LOCK,))
+    try:
+        conn.execute(BOOKKEEPING)
+        got = conn.execute(VERSION_QUERY).fetchone()
+        before: int = (got or {}).get("v") or 0
+        if before > VERSION:
+            check_schema(conn, location)
+        for version in range(before + 1, VERSION + 1):
+            with conn.transaction():
+                conn.execute(MIGRATIONS[version - 1])
+                conn.execute("INSERT INTO ro_migrations (version) VALUES (%s)", (version,))
+        PostgresSaver(conn).setup()  # LangGraph's own versioned migrations
+    finally:
+        conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATE_LOCK,))
+    return before
 
 
 def index_columns(plan: dict[str, Any]) -> tuple[Any, ...]:
@@ -147,3 +201,20 @@ def assemble(plan_id: str, document: str, rows: list[dict[str, Any]],
         raise PlanTampered(f"{source}: the stored document is not in the form this store "
                            "writes (edited with SQL): restore it from a backup or an export")
     return verified
+
+
+def append_rows(conn: Connection[Any], plan: dict[str, Any], text: str, stored: int) -> None:
+    """Insert the transitions after the ``stored`` ones and replace the plan's row with
+    ``text`` and its index columns (inside the caller's transaction, the row locked)."""
+    records = plan["transitions"]
+    if records[stored:]:
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO transitions (plan_id, seq, record, hash) VALUES (%s, %s, %s, %s)",
+                [(plan["plan_id"], r["seq"], canonical(r).decode("utf-8"), r["hash"])
+                 for r in records[stored:]])
+    conn.execute(
+        "UPDATE plans SET document = %s, status = %s, program = %s, launch_date = %s, "
+        "channels = %s, readiness = %s, created_at = %s, updated_at = %s, "
+        "chain_head = %s, transitions = %s WHERE plan_id = %s",
+        (text, *index_columns(plan), len(records), plan["plan_id"]))

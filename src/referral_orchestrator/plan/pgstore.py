@@ -2,8 +2,8 @@
 
 :class:`PgStore` implements :class:`~referral_orchestrator.plan.base.Store` on the tables
 of :mod:`.pgschema` (``store migrate`` creates them) and LangGraph's ``PostgresSaver`` on
-one ``psycopg_pool`` connection pool. Selected with ``--store postgresql://...`` or
-``REFERRAL_ORCHESTRATOR_STORE``; see ``docs/postgres.md``.
+the database's ``psycopg_pool`` connection pool (:mod:`.pgconn`). Selected with
+``--store postgresql://...`` or ``REFERRAL_ORCHESTRATOR_STORE``; see ``docs/postgres.md``.
 
 - **Same contract as a file.** A plan is stored as the exact bytes the file store writes
   (``plans.document``) and its transitions as append-only rows (``transitions``). A load
@@ -37,19 +37,20 @@ from referral_orchestrator.errors import (
     PlanNotFound,
     PlanTampered,
     StorageError,
-    StoreNotMigrated,
-    UsageError,
 )
 
 from .base import PlanRef, Store
-from .chain import GENESIS, canonical
+from .chain import GENESIS
+from .pgconn import PgDatabase, first_line, missing_extra
 from .pgschema import (
-    BOOKKEEPING,
-    MIGRATE_LOCK,
-    MIGRATIONS,
+    TABLES_QUERY,
     VERSION,
+    VERSION_QUERY,
+    append_rows,
+    apply_migrations,
     assemble,
     index_columns,
+    refuse_version,
     where_clause,
 )
 from .signing import SignedSerializer, signing_key
@@ -59,12 +60,7 @@ if TYPE_CHECKING:
     from langgraph.checkpoint.postgres import PostgresSaver
     from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
     from psycopg import Connection
-    from psycopg_pool import ConnectionPool
 
-SCHEMES = ("postgresql://", "postgres://")
-_TABLES = ("SELECT to_regclass('ro_migrations') AS ours, "
-           "to_regclass('checkpoint_migrations') AS theirs")
-_VERSION = "SELECT max(version) AS v FROM ro_migrations"
 _INSERT_PLAN = ("INSERT INTO plans (plan_id, document, status, program, launch_date, channels, "
                 "readiness, created_at, updated_at, chain_head, transitions) "
                 "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 0)")
@@ -72,119 +68,13 @@ LOCK_SPACE = 0x5246_4C4B  # "RFLK": the advisory-lock namespace of plan locks
 _LOCK_POLL = 0.05
 
 
-def is_url(spec: str) -> bool:
-    """Whether a ``--store`` value names a PostgreSQL database."""
-    return spec.startswith(SCHEMES)
-
-
-def redact(url: str) -> str:
-    """The URL without its password (what plans, hints and errors may repeat)."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = (f"{parts.username}@" if parts.username else "") + host + (
-        f":{parts.port}" if parts.port else "")
-    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
-
-
-def _missing_extra(exc: ImportError) -> UsageError:
-    return UsageError(f"--store postgresql://... needs the PostgreSQL client ({exc.name}): "
-                      "pip install 'referral-orchestrator[postgres]'")
-
-
-class PgStore:
+class PgStore(PgDatabase):
     """Plans, locks, checkpoints and artifacts in one PostgreSQL database."""
 
     def __init__(self, url: str, *, lock_timeout: float = LOCK_TIMEOUT,
                  max_connections: int = 8) -> None:
-        if not is_url(url):
-            raise UsageError(f"--store {redact(url)!r} is not a postgresql:// URL")
-        self.url = url
+        super().__init__(url, max_connections=max_connections)
         self.lock_timeout = lock_timeout
-        self.max_connections = max(3, max_connections)  # lock + plan write + checkpoints
-        self._pool: ConnectionPool[Any] | None = None
-
-    # -- connections -------------------------------------------------------------------
-
-    @property
-    def location(self) -> str:
-        """The database URL without its password."""
-        return redact(self.url)
-
-    def _connect(self) -> Connection[Any]:
-        """One connection outside the pool (migrate, and the first check)."""
-        try:
-            import psycopg
-            from psycopg.rows import dict_row
-        except ImportError as exc:
-            raise _missing_extra(exc) from None
-        try:
-            return psycopg.connect(self.url, autocommit=True, row_factory=dict_row,
-                                   connect_timeout=10)
-        except psycopg.Error as exc:
-            raise StorageError(f"cannot connect to PostgreSQL at {self.location}: "
-                               f"{_first_line(exc)}") from None
-
-    @property
-    def pool(self) -> ConnectionPool[Any]:
-        """The connection pool, opened on first use after checking the schema version."""
-        if self._pool is None:
-            with self._connect() as conn:
-                self._check_version(conn)
-            from psycopg.rows import dict_row
-            from psycopg_pool import ConnectionPool
-
-            self._pool = ConnectionPool(
-                self.url, min_size=1, max_size=self.max_connections, open=True, timeout=60,
-                kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row})
-        return self._pool
-
-    def close(self) -> None:
-        """Close the pool (a later use opens a new one)."""
-        if self._pool is not None:
-            self._pool.close()
-            self._pool = None
-
-    def __enter__(self) -> PgStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    @contextlib.contextmanager
-    def _db(self) -> Iterator[Connection[Any]]:
-        """A pooled connection; database errors become one ``StorageError``."""
-        import psycopg
-
-        try:
-            with self.pool.connection() as conn:
-                yield conn
-        except psycopg.Error as exc:
-            raise StorageError(f"PostgreSQL at {self.location} failed: "
-                               f"{_first_line(exc)}") from exc
-
-    def _check_version(self, conn: Connection[Any]) -> None:
-        row = conn.execute(_TABLES).fetchone()
-        have = 0
-        if row is not None and row["ours"] is not None:
-            got = conn.execute(_VERSION).fetchone()
-            have = (got or {}).get("v") or 0
-        self._refuse_version(row, have)
-
-    def _refuse_version(self, row: dict[str, Any] | None, have: int) -> None:
-        """``StoreNotMigrated`` / ``StorageError`` unless the schema is this version's."""
-        if have > VERSION:
-            raise StorageError(
-                f"the database at {self.location} is at schema version {have}, newer than "
-                f"this referral-orchestrator ({VERSION}): upgrade referral-orchestrator")
-        if have < VERSION or row is None or row["theirs"] is None:
-            raise StoreNotMigrated(
-                f"the database at {self.location} has no referral-orchestrator tables "
-                f"(schema version {have}, need {VERSION}): run 'referral-orchestrator store "
-                f"migrate --store {self.location}' first")
 
     @contextlib.asynccontextmanager
     async def async_checkpointer(self) -> AsyncIterator[AsyncPostgresSaver]:
@@ -199,7 +89,7 @@ class PgStore:
             from psycopg.rows import dict_row
             from psycopg_pool import AsyncConnectionPool
         except ImportError as exc:
-            raise _missing_extra(exc) from None
+            raise missing_extra(exc) from None
         options: dict[str, Any] = {"autocommit": True, "prepare_threshold": 0,
                                    "row_factory": dict_row}
         try:
@@ -207,14 +97,14 @@ class PgStore:
                 self.url, connect_timeout=10, autocommit=True, row_factory=dict_row)
         except psycopg.Error as exc:
             raise StorageError(f"cannot connect to PostgreSQL at {self.location}: "
-                               f"{_first_line(exc)}") from None
+                               f"{first_line(exc)}") from None
         async with conn:
-            row = await (await conn.execute(_TABLES)).fetchone()
+            row = await (await conn.execute(TABLES_QUERY)).fetchone()
             have = 0
             if row is not None and row["ours"] is not None:
-                got = await (await conn.execute(_VERSION)).fetchone()
+                got = await (await conn.execute(VERSION_QUERY)).fetchone()
                 have = (got or {}).get("v") or 0
-        self._refuse_version(row, have)
+        refuse_version(self.location, row, have)
         key = signing_key()
         pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
             self.url, min_size=1, max_size=self.max_connections, kwargs=options, open=False)
@@ -223,24 +113,8 @@ class PgStore:
 
     def migrate(self) -> dict[str, Any]:
         """Apply the migrations this database has not had; set up the checkpoint tables."""
-        from langgraph.checkpoint.postgres import PostgresSaver
-
         with self._connect() as conn:
-            conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATE_LOCK,))
-            try:
-                conn.execute(BOOKKEEPING)
-                got = conn.execute("SELECT max(version) AS v FROM ro_migrations").fetchone()
-                before = (got or {}).get("v") or 0
-                if before > VERSION:
-                    self._check_version(conn)
-                for version in range(before + 1, VERSION + 1):
-                    with conn.transaction():
-                        conn.execute(MIGRATIONS[version - 1])
-                        conn.execute("INSERT INTO ro_migrations (version) VALUES (%s)",
-                                     (version,))
-                PostgresSaver(conn).setup()  # LangGraph's own versioned migrations
-            finally:
-                conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATE_LOCK,))
+            before = apply_migrations(conn, self.location)
         return {"store": self.location, "from_version": before, "version": VERSION}
 
     # -- the Store protocol ------------------------------------------------------------
@@ -352,7 +226,7 @@ class PgStore:
                     f"{self.location} plan {plan_id}: the stored chain ({stored} transitions, "
                     f"head {row['chain_head'][:12]}) is not a prefix of the one being written: "
                     "another writer moved it on; run the command again")
-            _append(conn, plan, text, stored)
+            append_rows(conn, plan, text, stored)
             self._keep_artifacts(conn, plan)
 
     def _keep_artifacts(self, conn: Connection[Any], plan: dict[str, Any]) -> None:
@@ -438,7 +312,7 @@ class PgStore:
         try:
             from langgraph.checkpoint.postgres import PostgresSaver
         except ImportError as exc:
-            raise _missing_extra(exc) from None
+            raise missing_extra(exc) from None
         key = signing_key()
         yield PostgresSaver(self.pool, serde=None if key is None else SignedSerializer(key))
 
@@ -491,7 +365,7 @@ class PgStore:
                         f"{plan_id} is in {self.location} already with another history: "
                         "not imported (export it and compare)")
                 outcome = "updated"
-            _append(conn, plan, text.decode("utf-8"), stored)
+            append_rows(conn, plan, text.decode("utf-8"), stored)
             for rel, data in sorted(artifacts.items()):
                 conn.execute(
                     "INSERT INTO artifacts (plan_id, path, sha256, content) "
@@ -507,27 +381,6 @@ class PgStore:
                 "SELECT plan_id FROM plans WHERE status IN ('completed', 'halted') "
                 "AND updated_at < %s ORDER BY plan_id", (day,)).fetchall()
         return [r["plan_id"] for r in rows]
-
-
-def _append(conn: Connection[Any], plan: dict[str, Any], text: str, stored: int) -> None:
-    """Insert the transitions after the ``stored`` ones and replace the plan's row with
-    ``text`` and its index columns (inside the caller's transaction, the row locked)."""
-    records = plan["transitions"]
-    if records[stored:]:
-        with conn.cursor() as cur:
-            cur.executemany(
-                "INSERT INTO transitions (plan_id, seq, record, hash) VALUES (%s, %s, %s, %s)",
-                [(plan["plan_id"], r["seq"], canonical(r).decode("utf-8"), r["hash"])
-                 for r in records[stored:]])
-    conn.execute(
-        "UPDATE plans SET document = %s, status = %s, program = %s, launch_date = %s, "
-        "channels = %s, readiness = %s, created_at = %s, updated_at = %s, "
-        "chain_head = %s, transitions = %s WHERE plan_id = %s",
-        (text, *index_columns(plan), len(records), plan["plan_id"]))
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def _number(value: float) -> int | float:

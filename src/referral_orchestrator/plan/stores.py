@@ -29,7 +29,8 @@ def open_store(spec: str | None = None, *, plans_dir: str | os.PathLike[str] = D
     ``spec`` defaults to ``REFERRAL_ORCHESTRATOR_STORE``. Nothing is created: a database
     without the tables fails on first use, naming ``store migrate``.
     """
-    from .pgstore import PgStore, is_url, redact
+    from .pgconn import is_url, redact
+    from .pgstore import PgStore
 
     spec = store_spec(spec)
     if spec is None:

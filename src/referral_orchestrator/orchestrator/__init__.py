@@ -1,76 +1,57 @@
 """Launch, approve, decide, resume and report - the API behind the CLI and agent hosts.
 
-The orchestrator drives the compiled graph with its store's checkpointer (thread id = plan
-id) and writes the plan once per super-step, with every record the step's updates
-brought, before the next step runs (``_stream``), so the plan's ``transitions`` are exactly
-the stream's updates, in order. After a crash the checkpoint is the truth: missing records
-are merged back from it (by key) before the run goes on.
-Plans, locks and checkpoints are reached only through a :class:`~referral_orchestrator.
-plan.base.Store` (default: a :class:`~referral_orchestrator.plan.store.FileStore`).
-
-Every command that moves a plan runs ``_run``: *drive* the thread with a runner resolved
-for that plan (``_drive``), *project* the plan from the state it stopped in (the pure
-``plan.record.project``) and *finish* (``_finish``: render the artifacts, write the plan).
+:class:`Orchestrator` checks a command's input, takes the plan's lock and hands the plan
+to a :class:`~referral_orchestrator.orchestrator.turn.Turn` with a runner resolved for that
+plan (``_run``): the turn drives the compiled graph on the store's checkpointer (thread id
+= plan id), writing the plan once per super-step, then renders the artifacts and writes
+the final plan. Plans, locks and checkpoints are reached only through a
+:class:`~referral_orchestrator.plan.base.Store` (default: a
+:class:`~referral_orchestrator.plan.store.FileStore`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
-from .artifacts.manifest import check_free, claim
-from .artifacts.result import LaunchResult
-from .artifacts.verify import validate_plan
-from .errors import (
-    CheckpointMismatch,
+from referral_orchestrator.artifacts.manifest import check_free, claim
+from referral_orchestrator.artifacts.result import LaunchResult
+from referral_orchestrator.artifacts.verify import validate_plan
+from referral_orchestrator.errors import (
     InvalidDecision,
     RunHalted,
     UsageError,
 )
-from .launch.checks import (
+from referral_orchestrator.launch.checks import (
     check_landing_url,
     check_launch_window,
     check_limits,
     check_note,
     parse_date,
 )
-from .plan.base import PlanRef, Store
-from .plan.chain import chain
-from .plan.faults import quiet_abandoned_tasks, storage_errors
-from .plan.recovery import check_thread, rebuild
-from .plan.signing import signing_key
-from .plan.store import DEFAULT_PLANS_DIR
-from .plan.stores import lock_timeout_from_env, open_store
+from referral_orchestrator.plan.base import PlanRef, Store
+from referral_orchestrator.plan.faults import storage_errors
+from referral_orchestrator.plan.recovery import rebuild
+from referral_orchestrator.plan.signing import signing_key
+from referral_orchestrator.plan.store import DEFAULT_PLANS_DIR
+from referral_orchestrator.plan.stores import lock_timeout_from_env, open_store
+
+from .turn import TransitionHook, Turn, plan_graph, plan_result
 
 if TYPE_CHECKING:  # the rest is imported where a run needs it: status and validate do not
-    from .artifacts.ahead import FilesAhead
-    from .engine.roster import Roster
-    from .launch.request import LaunchRequest
-    from .runners import AgentRunner
+    from referral_orchestrator.engine.roster import Roster
+    from referral_orchestrator.launch.request import LaunchRequest
+    from referral_orchestrator.runners import AgentRunner
 
 __all__ = ["LaunchResult", "Orchestrator", "launch_program", "resolve_runner", "validate_plan"]
 
 DEFAULT_LANDING = "https://www.example.com/refer/{slug}"
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
-TransitionHook = Callable[[dict[str, Any]], None]
 SPONSOR = "exec-sponsor"  # the role whose allow-list covers escalation decisions
-# A super-step running longer than this also writes the plan as its branches finish
-STEP_WRITE_INTERVAL = 1.0
-
-
-class _Stopped(NamedTuple):
-    """Where driving left a plan's thread: its state, the plan's chain, what is announced."""
-
-    values: dict[str, Any]
-    transitions: list[dict[str, Any]]
-    interrupts: list[dict[str, Any]]
-    finished: bool  # no task left to run
-    announced: int  # transitions already handed to ``on_transition``
 
 
 class Orchestrator:
@@ -98,7 +79,7 @@ class Orchestrator:
         signing_key()  # a key that is set but too weak stops here, before anything is written
         self.model = model
         if clock is not None:
-            from .launch.zones import aware_clock
+            from referral_orchestrator.launch.zones import aware_clock
 
             clock = aware_clock(clock)
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
@@ -124,8 +105,8 @@ class Orchestrator:
         calendar; ``timezone`` (IANA) the wall clock of sessions and go-live; ``currency``
         (ISO 4217, default: the country's) the reward copy.
         """
-        from .engine.roster import Roster, load_roster
-        from .launch.request import parse_request
+        from referral_orchestrator.engine.roster import Roster, load_roster
+        from referral_orchestrator.launch.request import parse_request
 
         landing_url = check_landing_url(landing_url)
         locale = dict(country=country, subdivision=subdivision, timezone=timezone,
@@ -148,7 +129,7 @@ class Orchestrator:
     def _launch(self, req: LaunchRequest, team: Roster, given: dict[str, Any],
                 runner: AgentRunner, out_dir: str | Path | None,
                 landing_url: str | None) -> LaunchResult:
-        from .plan.record import build
+        from referral_orchestrator.plan.record import build
 
         preflight = getattr(runner, "preflight", None)
         if callable(preflight):
@@ -213,7 +194,7 @@ class Orchestrator:
             if decision == "descope":
                 if channel is None:
                     raise InvalidDecision("descope needs --channel: name the channel to drop")
-                from .launch.channels import normalize_channel
+                from referral_orchestrator.launch.channels import normalize_channel
 
                 cid = normalize_channel(channel)
                 if cid not in req["channels"] or len(req["channels"]) < 2:
@@ -247,7 +228,7 @@ class Orchestrator:
             if doc["status"] == "halted":
                 self._expect(doc, "running", "resume")
             if from_plan:
-                with self._graph(home, doc["plan_id"]) as graph:
+                with plan_graph(home, doc["plan_id"]) as graph:
                     rebuild(graph, doc)
             return self._run(home, path, doc, None)
 
@@ -262,7 +243,7 @@ class Orchestrator:
                 with self._locked(plan) as (home, path, doc):
                     return self._run(home, path, doc, self._command(
                         {"type": "deadline", "slipped": slipped, "today": day.isoformat()}))
-        return self._result(self.store.home_of(path), path, doc)
+        return plan_result(self.store.home_of(path), path, doc)
 
     def list_plans(self, *, status: str | None = None, program: str | None = None,
                    since: str | dt.date | None = None, limit: int | None = None,
@@ -312,10 +293,6 @@ class Orchestrator:
         return {"run_id": secrets.token_hex(16), "request": request, "roster": team.overrides(),
                 "landing_url": landing, "status": "running", "attempts": {}, "outcome": {}}
 
-    @staticmethod
-    def _config(doc: dict[str, Any]) -> dict[str, Any]:
-        return {"configurable": {"thread_id": doc["plan_id"]}}
-
     def _model_name(self, runner: AgentRunner) -> str:
         return self.model if isinstance(self.model, str) else getattr(
             runner, "name", type(self.model).__name__)
@@ -327,7 +304,7 @@ class Orchestrator:
         The store says who it is (a database: the authenticated role; files: ``by`` or the
         OS user, self-asserted); the plan's roster may list who decides for each role.
         """
-        from .engine.roster import roster_from_overrides
+        from referral_orchestrator.engine.roster import roster_from_overrides
 
         identity = home.identity(by)
         why = roster_from_overrides(doc["request"]["roster"]).may_decide(role, identity["name"])
@@ -367,51 +344,16 @@ class Orchestrator:
             path, doc = home.load(path)  # re-read: another process may have moved it on
             yield home, path, doc
 
-    @staticmethod
-    @contextlib.contextmanager
-    def _graph(home: Store, plan_id: str) -> Iterator[Any]:
-        """The compiled graph on the checkpointer of the plan's store."""
-        from .engine.graph import launch_graph
-
-        quiet_abandoned_tasks()
-        with home.checkpointer(plan_id) as saver:
-            yield launch_graph(saver)
-
-    @staticmethod
-    def _snapshot(graph: Any, config: dict[str, Any], *, fresh: bool = False) -> Any:
-        """The thread's state; a fresh plan first drops a deleted plan's leftover thread."""
-        try:
-            snap = graph.get_state(config)
-        except CheckpointMismatch:
-            if not fresh:
-                raise
-            snap = None
-        if fresh and (snap is None or snap.values):  # a deleted plan's, under a reused id
-            graph.checkpointer.delete_thread(config["configurable"]["thread_id"])
-            snap = graph.get_state(config)
-        return snap
-
     def _run(self, home: Store, path: Path, doc: dict[str, Any], graph_input: Any, *,
              fresh: bool = False, runner: AgentRunner | None = None) -> LaunchResult:
-        """One command's turn on a plan: drive the graph until it stops, then finish."""
-        meta = self._meta(doc)
+        """One command's turn on a plan, with ``runner`` (else one resolved for the plan)."""
         if runner is None:
             runner = self._runner_for(doc)
             with self._owned(runner):
                 return self._run(home, path, doc, graph_input, fresh=fresh, runner=runner)
-        from .artifacts.ahead import FilesAhead
-        from .runners.base import answers_at_once
-
-        # files are composed ahead only while calls wait: beside a runner that answers at
-        # once (the offline drafter) they would only compete with the run
-        ahead = FilesAhead(enabled=not answers_at_once(runner))
-        try:
-            with self._graph(home, doc["plan_id"]) as graph:
-                stopped = self._drive(graph, home, path, doc, meta, graph_input, runner,
-                                      fresh=fresh, ahead=ahead)
-            return self._finish(home, path, meta, stopped, ahead)
-        finally:
-            ahead.close()
+        turn = Turn(home, path, doc, clock=self.clock, max_concurrency=self.max_concurrency,
+                    on_transition=self.on_transition)
+        return turn.run(graph_input, runner, fresh=fresh)
 
     @contextlib.contextmanager
     def _owned(self, runner: AgentRunner) -> Iterator[None]:
@@ -436,151 +378,10 @@ class Orchestrator:
             options["spent_usd"] = spent  # the budget covers the whole plan, not this call
         return resolve_runner(model, **options)
 
-    def _meta(self, doc: dict[str, Any]) -> dict[str, Any]:
-        """What the plan records beside the graph state (the projection's metadata)."""
-        meta = {k: doc[k] for k in ("plan_id", "model", "created_at", "status")}
-        meta.update(given=doc["request"]["given"], out_dir=doc["context_passing"][
-            "artifacts_location"], checkpoint=doc["context_passing"].get("checkpoint", ""),
-            max_concurrency=self.max_concurrency, deliverables=doc["deliverables"],
-            artifact_digests=doc.get("artifact_digests", {}), pending=doc.get("pending"))
-        return meta
-
-    def _drive(self, graph: Any, home: Store, path: Path, doc: dict[str, Any],
-               meta: dict[str, Any], graph_input: Any, runner: AgentRunner, *,
-               fresh: bool, ahead: FilesAhead) -> _Stopped:
-        """Run the plan's thread until it waits, ends or fails; persist every transition."""
-        from .engine.state import RunContext
-        from .plan.record import values_from_plan
-        ctx = RunContext(runner=runner, clock=self.clock, max_concurrency=self.max_concurrency,
-                         on_call=ahead.call_started if ahead.enabled else None)
-        config = {**self._config(doc), "max_concurrency": self.max_concurrency,
-                  "recursion_limit": 200}
-        transitions: list[dict[str, Any]] = doc["transitions"]
-        snap = self._snapshot(graph, config, fresh=fresh)
-        if not fresh:
-            check_thread(home, doc, snap.values)
-        started = bool(snap.values.get("run_id"))  # not just the unapplied input
-        values: dict[str, Any] = dict(snap.values) if started else values_from_plan(doc)
-        announced = len(transitions)
-        if graph_input is None and snap.values:
-            transitions = self._merge(transitions, snap.values.get("transitions", []))
-        run = True
-        if graph_input is None and not snap.values:
-            graph_input = values  # killed before the first checkpoint: start over
-        elif graph_input is None:
-            # `next` hides tasks whose writes were saved before a crash; `tasks` does not.
-            # Only tasks that are all waiting on a person leave nothing to run.
-            run = any(not t.interrupts for t in snap.tasks)
-        if run:
-            meta["status"] = "running"
-            # Closed before the checkpointer is: a failure here (a full disk) must wait
-            # for the step's background checkpoint writes instead of closing the database
-            # under them.
-            with contextlib.closing(graph.stream(
-                    graph_input, config, context=ctx, stream_mode=["updates", "values"],
-                    durability="sync")) as chunks:
-                transitions, announced = self._stream(chunks, home, path, meta, values,
-                                                      transitions, announced, ahead)
-        snap = graph.get_state(config)
-        values = {k: v for k, v in dict(snap.values).items() if not k.startswith("__")}
-        return _Stopped(values=values,
-                        transitions=self._merge(transitions, values.get("transitions", [])),
-                        interrupts=[i.value for t in snap.tasks for i in t.interrupts],
-                        finished=not snap.tasks, announced=announced)
-
-    def _stream(self, chunks: Iterable[tuple[str, Any]], home: Store, path: Path,
-                meta: dict[str, Any], values: dict[str, Any],
-                transitions: list[dict[str, Any]], announced: int, ahead: FilesAhead,
-                ) -> tuple[list[dict[str, Any]], int]:
-        """Write the plan once per super-step with the step's transitions; announce them.
-
-        A step's parallel branches (the fan-out's drafts) bring one update each; their
-        records are written together when the step ends (its ``values`` chunk), before the
-        generator is resumed, so before the next step can start. A step that runs longer
-        than ``STEP_WRITE_INTERVAL`` also writes what it has so far when a new update comes
-        in, so a long fan-out shows progress. Until a record is in the plan it is in the
-        checkpoint (LangGraph saves each task's writes as it finishes): a crash loses none.
-        Once the merge gate has passed the drafts, the artifacts whose inputs are known are
-        composed ahead (``ahead``) while the remaining calls wait.
-        """
-        # The plan records the state of the last checkpointed step ("settled"), never a
-        # newer one: a values chunk is emitted before its checkpoint is written, and is
-        # only known to be durable once the next step's updates arrive.
-        settled = latest = values
-        written = time.monotonic()
-        dirty = False
-        for mode, chunk in chunks:
-            if mode == "values":
-                latest = {k: v for k, v in chunk.items() if not k.startswith("__")}
-                merged = self._merge(transitions, latest.get("transitions", []))
-                if latest.get("outcome", {}).get("communications") == "ok":
-                    ahead.offer(latest, Path(meta["out_dir"]), meta["plan_id"])
-            else:
-                settled = latest
-                records = [r for node, upd in chunk.items() if not node.startswith("__") and upd
-                           for r in upd.get("transitions", [])]
-                merged = self._merge(transitions, records)
-            if len(merged) != len(transitions):
-                transitions, dirty = merged, True
-            if dirty and (mode == "values"
-                          or time.monotonic() - written >= STEP_WRITE_INTERVAL):
-                self._persist(home, path, meta, settled, transitions, announced)
-                announced, dirty, written = len(transitions), False, time.monotonic()
-        if dirty:  # the stream stopped inside a step (an interrupt): write what it brought
-            self._persist(home, path, meta, settled, transitions, announced)
-            announced = len(transitions)
-        return transitions, announced
-
-    def _persist(self, home: Store, path: Path, meta: dict[str, Any], settled: dict[str, Any],
-                 transitions: list[dict[str, Any]], announced: int) -> None:
-        """Write the plan with ``transitions``, then announce the ones not yet announced."""
-        from .plan.record import build
-
-        meta["updated_at"] = self.clock().isoformat()
-        home.write(path, build(meta, settled, transitions))
-        self._announce(transitions[announced:])
-
-    def _finish(self, home: Store, path: Path, meta: dict[str, Any],
-                stopped: _Stopped, ahead: FilesAhead) -> LaunchResult:
-        """Render the artifacts, project the final plan, write it, announce the rest."""
-        from .artifacts.render import render
-        from .plan.record import project
-
-        out_dir = Path(meta["out_dir"])
-        written = render(stopped.values, out_dir, plan_id=meta["plan_id"], plan_path=path,
-                         ahead=ahead.take(stopped.values, out_dir, meta["plan_id"]))
-        meta["deliverables"] = {"plan": home.where(path), **written.paths}
-        meta["artifact_digests"] = written.digests
-        meta["updated_at"] = self.clock().isoformat()
-        plan = project(meta, stopped.values, stopped.transitions,
-                       interrupts=stopped.interrupts, finished=stopped.finished)
-        home.write(path, plan)
-        self._announce(stopped.transitions[stopped.announced:])
-        return self._result(home, path, plan)
-
-    @staticmethod
-    def _merge(prior: list[dict[str, Any]],
-               records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return chain(records, prior)
-
-    def _announce(self, records: list[dict[str, Any]]) -> None:
-        """Tell the host about records once they are persisted."""
-        if self.on_transition is not None:
-            for rec in records:
-                self.on_transition(rec)
-
-    def _result(self, home: Store, path: Path, plan: dict[str, Any]) -> LaunchResult:
-        from .artifacts.report import next_actions
-
-        return LaunchResult(plan_id=plan["plan_id"], status=plan["status"], plan_path=path,
-                            artifacts=dict(plan["deliverables"]),
-                            next_actions=next_actions(plan, home.command_options),
-                            pending=plan.get("pending"), plan=plan)
-
 
 def resolve_runner(model: Any, **options: Any) -> AgentRunner:
     """:func:`referral_orchestrator.runners.resolve_runner`, imported on first use."""
-    from .runners import resolve_runner as resolve
+    from referral_orchestrator.runners import resolve_runner as resolve
 
     return resolve(model, **options)
 
