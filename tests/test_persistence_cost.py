@@ -295,6 +295,24 @@ def test_read_commands_import_no_heavy_module(tmp_path: Path, command: str) -> N
     assert last == "HEAVY  EXIT 0", (last, done.stderr)
 
 
+def test_a_launch_on_the_plans_folder_never_loads_the_postgresql_store(tmp_path: Path) -> None:
+    code = (
+        "import sys\n"
+        "from referral_orchestrator.surfaces.cli import main\n"
+        "code = main(sys.argv[1:])\n"
+        "pg = sorted(m for m in sys.modules if m.startswith('referral_orchestrator.plan.pg'))\n"
+        "print('PG', ','.join(pg), 'EXIT', code)\n"
+    )
+    args = ["launch-program", "--program", SEED["program"], "--launch-date",
+            SEED["launch_date"], "--channels", SEED["channels"], "--as-of", SEED["as_of"]]
+    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path, check=True,
+                          env={k: v for k, v in os.environ.items()
+                               if k != "REFERRAL_ORCHESTRATOR_STORE"})
+    last = done.stdout.strip().splitlines()[-1]
+    assert last == "PG  EXIT 0", (last, done.stderr)
+
+
 def test_a_tampered_plan_is_still_refused_by_the_light_validate(tmp_path: Path) -> None:
     result = Orchestrator(tmp_path / "plans").launch(**SEED, out_dir=tmp_path / "out")
     plan = json.loads(result.plan_path.read_text())

@@ -29,15 +29,16 @@ def open_store(spec: str | None = None, *, plans_dir: str | os.PathLike[str] = D
     ``spec`` defaults to ``REFERRAL_ORCHESTRATOR_STORE``. Nothing is created: a database
     without the tables fails on first use, naming ``store migrate``.
     """
-    from .pgconn import is_url, redact
-    from .pgstore import PgStore
-
     spec = store_spec(spec)
     if spec is None:
         return FileStore(Path(plans_dir), lock_timeout=lock_timeout)
+    from .pgconn import is_url, redact
+
     if not is_url(spec):
         raise UsageError(f"--store {redact(spec)!r} is not a postgresql://user@host/db URL; "
                          f"leave --store and {STORE_ENV} unset for the plans folder")
+    from .pgstore import PgStore  # only for a database: the plans folder never loads it
+
     return PgStore(spec, lock_timeout=lock_timeout)
 
 
