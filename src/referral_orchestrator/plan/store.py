@@ -198,26 +198,33 @@ class FileStore:
         return sorted(self.root.glob("plan-*.json"))
 
     def list_plans(self) -> builtins.list[dict[str, Any]]:
-        """One summary row per plan file (invalid plans are listed as such)."""
-        rows: builtins.list[dict[str, Any]] = []
-        for path in self.list():
-            try:
-                doc = self.load(path)[1]
-            except PlanError as exc:
-                rows.append({"plan_id": path.stem, "status": "invalid", "error": exc.code})
-                continue
-            req = doc["request"]["normalized"]
-            rows.append({"plan_id": doc["plan_id"], "status": doc["status"],
-                         "program": req["program"], "launch_date": req["launch_date"],
-                         "channels": ",".join(req["channels"]),
-                         "readiness": doc["success_metrics"]["launch_readiness_pct"],
-                         "updated_at": doc["updated_at"]})
-        return rows
+        """One summary row per plan file (invalid plans are listed as such).
+
+        A plan unchanged since the folder's last listing is not verified again: its row
+        comes from the folder's status index (:mod:`.listing`).
+        """
+        from .listing import status_rows
+
+        return status_rows(self.root, self.list(), self._status_row)
+
+    def _status_row(self, path: Path) -> dict[str, Any]:
+        """A plan file's status row, from the verified plan (or why it is invalid)."""
+        try:
+            doc = self.load(path)[1]
+        except PlanError as exc:
+            return {"plan_id": path.stem, "status": "invalid", "error": exc.code}
+        req = doc["request"]["normalized"]
+        return {"plan_id": doc["plan_id"], "status": doc["status"],
+                "program": req["program"], "launch_date": req["launch_date"],
+                "channels": ",".join(req["channels"]),
+                "readiness": doc["success_metrics"]["launch_readiness_pct"],
+                "updated_at": doc["updated_at"]}
 
     def find_plans(self, *, status: str | None = None, program: str | None = None,
                    since: dt.date | None = None, limit: int | None = None,
                    offset: int = 0) -> builtins.list[dict[str, Any]]:
-        """:meth:`list_plans` filtered and paginated (a folder has no index: reads them all)."""
+        """:meth:`list_plans` filtered and paginated (every row, then filtered: a folder has no
+        query index; its status index spares re-verifying unchanged plans)."""
         return filter_rows(self.list_plans(), status=status, program=program, since=since,
                            limit=limit, offset=offset)
 
