@@ -36,9 +36,12 @@ CASES = (
 
 
 def _child(kind: str, n: int, plans: str, out: str,
-           roster: str | None = None) -> None:  # runs in the forked process
+           roster: str | None = None, waits: bool = False) -> None:  # in the forked process
+    import time
+
     from langgraph.checkpoint.sqlite import SqliteSaver
 
+    from referral_orchestrator.artifacts import ahead as _ahead
     from referral_orchestrator.plan import store as _store
     from referral_orchestrator.runners.offline import OfflineDrafter
 
@@ -50,10 +53,25 @@ def _child(kind: str, n: int, plans: str, out: str,
             os.kill(os.getpid(), signal.SIGKILL)
 
     class Dying(OfflineDrafter):
+        # waits: a model that takes its time, so files are composed ahead while it does
+        answers_at_once = not waits
+
         def run(self, call):  # type: ignore[no-untyped-def]
             if kind == "agent":
                 tick()
+            if waits:
+                time.sleep(0.05)
             return super().run(call)
+
+    real_fill = _ahead.fill_temps
+
+    def fill_temps(files):  # type: ignore[no-untyped-def]
+        filled = real_fill(files)
+        if kind == "ahead":  # a section composed ahead sits under temp names in out/
+            tick()
+        return filled
+
+    _ahead.fill_temps = fill_temps  # type: ignore[attr-defined]
 
     real_replace = os.replace
 
@@ -121,6 +139,32 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(
     assert Counter(t["node"] for t in plan["transitions"]) == baseline["nodes"]
     assert plan["transitions"][: len(before["transitions"])] == before["transitions"]
     assert plan["error_handling"]["attempts"] == baseline["attempts"]
+    assert _artifacts(out) == baseline["artifacts"]
+
+
+AHEAD_CASES = [("ahead", 1), ("ahead", 2), ("agent", 7), ("agent", 8), ("replace-after", 7)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("kind", "n"), AHEAD_CASES, ids=[f"{k}-{n}" for k, n in AHEAD_CASES])
+def test_sigkill_while_files_are_composed_ahead_then_resume_matches_an_uninterrupted_run(
+    kind: str, n: int, tmp_path: Path, baseline: dict[str, Any]
+) -> None:
+    """A model that waits lets the comms kit and runbook be composed ahead under temp names
+    in the artifact folder: a kill then leaves no stray file once the run is resumed."""
+    plans, out = tmp_path / "plans", tmp_path / "out"
+    proc = multiprocessing.get_context("fork").Process(
+        target=_child, args=(kind, n, str(plans), str(out), None, True))
+    proc.start()
+    proc.join(60)
+    assert proc.exitcode == -signal.SIGKILL, f"child did not die at {kind} {n}"
+    (path,) = PlanStore(plans).list()
+    assert main(["resume", str(path), "--plans-dir", str(plans)]) == 0
+    plan = json.loads(path.read_text())
+    verify(plan)
+    assert plan["status"] == "completed"
+    assert Counter(t["node"] for t in plan["transitions"]) == baseline["nodes"]
+    assert not [p for p in out.rglob("*") if p.name.endswith(".tmp")]
     assert _artifacts(out) == baseline["artifacts"]
 
 
