@@ -2,8 +2,9 @@
 
 Each case runs the CLI in a subprocess whose writes fail with ENOSPC at one point: the
 n-th file write (plan create, plan updates, artifacts, the manifest), the n-th checkpoint
-save, or a plan write while parallel drafts are still running (the case that used to
-print a LangGraph traceback). Then space comes back: ``validate`` passes and ``resume``
+save, a plan write while parallel drafts are still running (the case that used to
+print a LangGraph traceback), or the n-th write once files are being composed ahead beside
+a model that waits. Then space comes back: ``validate`` passes and ``resume``
 finishes the launch.
 """
 
@@ -23,6 +24,7 @@ kind, n = sys.argv[1], int(sys.argv[2])
 count = {"i": 0}
 lock = threading.Lock()
 failed, drafting, shut = threading.Event(), threading.Event(), threading.Event()
+composing = threading.Event()  # a section is being written ahead, under temp names
 
 # Widen a real race: a draft that finishes as the stream is closed runs its done-callback
 # after the worker pool has begun to shut down (it used to print a LangGraph traceback).
@@ -51,8 +53,9 @@ real_write = os.write
 def write(fd, data):
     # a full disk stays full: the n-th write fails and every later one (also a write
     # done ahead, in a worker, that the run would otherwise redo once space is back)
-    if (kind == "file" and due(sticky=True)) or (kind == "drafts" and drafting.is_set()
-                                      and not failed.is_set()):
+    if ((kind == "file" and due(sticky=True))
+            or (kind == "drafts" and drafting.is_set() and not failed.is_set())
+            or (kind == "ahead" and composing.is_set() and due(sticky=True))):
         failed.set()
         raise OSError(errno.ENOSPC, "No space left on device")
     return real_write(fd, data)
@@ -81,8 +84,20 @@ from referral_orchestrator.testing import ScriptedRunner
 
 order = {"n": 0}
 
+# "ahead": a model that takes its time, so the comms kit and runbook are composed and
+# written ahead while it does; the disk fills up at the n-th write from then on
+from referral_orchestrator.artifacts import ahead
+real_fill = ahead.fill_temps
+def fill_temps(files):
+    composing.set()
+    return real_fill(files)
+ahead.fill_temps = fill_temps
+
 class Runner(ScriptedRunner):
     def run(self, call):
+        if kind == "ahead":
+            import time
+            time.sleep(0.05)
         if kind == "drafts" and call.stage in ("communications", "partner-kit", "enablement"):
             with lock:
                 order["n"] += 1
@@ -95,7 +110,7 @@ class Runner(ScriptedRunner):
                 failed.wait(30)
         return super().run(call)
 
-orchestrator.resolve_runner = lambda *a, **k: Runner()
+orchestrator.resolve_runner = lambda *a, **k: Runner(answers_at_once=kind != "ahead")
 from referral_orchestrator.surfaces.cli import main
 sys.exit(main(sys.argv[3:]))
 '''
@@ -103,7 +118,7 @@ LAUNCH = ["launch-program", "--program", "Customer Advocates", "--launch-date", 
           "--channels", "email,in-app,sms", "--segments", "power users,new customers",
           "--as-of", "2026-11-25", "--out", "out", "-q"]
 CASES = ([("file", n) for n in (1, 2, 4, 7, 12, 16, 22)] + [("checkpoint", n) for n in (1, 3, 6)]
-         + [("drafts", 0)] * 3)
+         + [("drafts", 0)] * 3 + [("ahead", n) for n in (1, 3, 9)])
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
