@@ -104,6 +104,21 @@ def _artifacts(folder: Path) -> dict[str, bytes]:
             for p in sorted(folder.rglob("*")) if p.is_file() and p.name != MANIFEST}
 
 
+def _killed_then_resumed(kind: str, n: int, plans: Path, out: Path,
+                         roster: str | None = None, waits: bool = False) -> dict[str, Any]:
+    """Run :func:`_child` until it dies at ``kind`` ``n``, resume the plan; the plan after."""
+    proc = multiprocessing.get_context("fork").Process(
+        target=_child, args=(kind, n, str(plans), str(out), roster, waits))
+    proc.start()
+    proc.join(60)
+    assert proc.exitcode == -signal.SIGKILL, f"child did not die at {kind} {n}"
+    (path,) = PlanStore(plans).list()
+    assert main(["resume", str(path), "--plans-dir", str(plans)]) == 0
+    plan: dict[str, Any] = json.loads(path.read_text())
+    verify(plan)
+    return plan
+
+
 @pytest.fixture(scope="module")
 def baseline(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     root = tmp_path_factory.mktemp("baseline")
@@ -152,16 +167,8 @@ def test_sigkill_while_files_are_composed_ahead_then_resume_matches_an_uninterru
 ) -> None:
     """A model that waits lets the comms kit and runbook be composed ahead under temp names
     in the artifact folder: a kill then leaves no stray file once the run is resumed."""
-    plans, out = tmp_path / "plans", tmp_path / "out"
-    proc = multiprocessing.get_context("fork").Process(
-        target=_child, args=(kind, n, str(plans), str(out), None, True))
-    proc.start()
-    proc.join(60)
-    assert proc.exitcode == -signal.SIGKILL, f"child did not die at {kind} {n}"
-    (path,) = PlanStore(plans).list()
-    assert main(["resume", str(path), "--plans-dir", str(plans)]) == 0
-    plan = json.loads(path.read_text())
-    verify(plan)
+    out = tmp_path / "out"
+    plan = _killed_then_resumed(kind, n, tmp_path / "plans", out, waits=True)
     assert plan["status"] == "completed"
     assert Counter(t["node"] for t in plan["transitions"]) == baseline["nodes"]
     assert not [p for p in out.rglob("*") if p.name.endswith(".tmp")]
@@ -188,16 +195,8 @@ def covered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 def test_sigkill_around_a_reassignment_then_resume_records_each_handover_once(
     kind: str, n: int, tmp_path: Path, covered: dict[str, Any]
 ) -> None:
-    plans, out = tmp_path / "plans", tmp_path / "out"
-    proc = multiprocessing.get_context("fork").Process(
-        target=_child, args=(kind, n, str(plans), str(out), covered["roster"]))
-    proc.start()
-    proc.join(60)
-    assert proc.exitcode == -signal.SIGKILL, f"child did not die at {kind} {n}"
-    (path,) = PlanStore(plans).list()
-    assert main(["resume", str(path), "--plans-dir", str(plans)]) == 0
-    plan = json.loads(path.read_text())
-    verify(plan)
+    plan = _killed_then_resumed(kind, n, tmp_path / "plans", tmp_path / "out",
+                                covered["roster"])
     got = [(t["node"], t["event"], t["agent"], t["stage"]) for t in plan["transitions"]]
     # the fan-out's order is free; everything else, handovers included, happens once in order
     assert Counter(got) == Counter(covered["transitions"])
